@@ -1,0 +1,10 @@
+"""Placeholder: filled in by the foundation work."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    subparsers.add_parser("serve".replace("roster_", ""), help="(not yet built)")
