@@ -13,12 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dispatcher import __version__
-from dispatcher.commands import Handler, UserError, roster, serve, tokens
+from dispatcher.commands import (
+    Handler,
+    UserError,
+    activations,
+    demo,
+    roster,
+    sandbox,
+    serve,
+    tokens,
+)
 from dispatcher.logs import configure_logging
 from dispatcher.settings import SettingsError, load_settings
 from dispatcher.store.database import StoreError
 
-_COMMAND_MODULES = (serve, roster, tokens)
+_COMMAND_MODULES = (serve, roster, tokens, activations, sandbox, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,3 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `dispatcher roster check | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

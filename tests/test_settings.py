@@ -52,7 +52,10 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ("[service]\nlanguage = 'de'\n", "[service] language: must be one of 'sv', 'en'"),
         ("[service]\npublic_url = 'localhost'\n", "[service] public_url: must be an http(s) URL"),
         ("[sms]\nrate_per_second = 0\n", "[sms] rate_per_second: must be above 0"),
-        ("[sms]\nprovider = 'twilio'\n", "[sms] provider: is 'twilio' but [sms.twilio] account_sid"),
+        (
+            "[sms]\nprovider = 'twilio'\n",
+            "[sms] provider: is 'twilio' but [sms.twilio] account_sid",
+        ),
         ("[sms.twilio]\nvalidity_period_seconds = 0\n", "[sms.twilio] validity_period_seconds"),
         ("[escalation]\ntwo_person_approval = 'yes'\n", "must be true or false, got 'yes'"),
         (

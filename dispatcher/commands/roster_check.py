@@ -1,10 +1,65 @@
-"""Placeholder: filled in by the foundation work."""
+"""`dispatcher roster check`: the readiness and data-quality report, as a table or JSON.
+
+It is a report, so it exits 0 whatever it finds; an empty roster says how to import one.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from datetime import date
+from pathlib import Path
 from typing import Any
+
+from dispatcher.domain.readiness import assess_readiness
+from dispatcher.domain.roster import Roster
+from dispatcher.readiness_view import render_readiness, render_readiness_json
+from dispatcher.settings import Settings
+from dispatcher.store.database import Database
+from dispatcher.store.roster_store import load_roster
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    subparsers.add_parser("roster_check".replace("roster_", ""), help="(not yet built)")
+    parser = subparsers.add_parser(
+        "check",
+        help="readiness and data-quality report",
+        description=(
+            "Per unit: needed, placed, reachable, trained and reserves, and the gap if a "
+            "crisis came now; then people who cannot be reached, whose training has lapsed, "
+            "or who have no placement, and units nobody is placed at."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--today",
+        type=_iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="assess as on this date (default: today)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date: {text!r}; write it like 2026-01-12"
+        ) from None
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    roster = asyncio.run(_read_roster(settings.service.database))
+    today: date = args.today or date.today()
+    report = assess_readiness(roster, today=today, valid_terms=settings.training.valid_terms)
+    print(render_readiness_json(report) if args.json else render_readiness(report))
+    return 0
+
+
+async def _read_roster(path: Path) -> Roster:
+    db = await Database.open(path)
+    try:
+        return await load_roster(db)
+    finally:
+        await db.close()

@@ -70,15 +70,21 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The one writer, inside `BEGIN IMMEDIATE`; commits on success, rolls back on error."""
+        """The one writer, inside `BEGIN IMMEDIATE`; commits on success, rolls back on error.
+
+        Safe under cancellation: the connection's thread runs statements in order, so a
+        rollback queued after a cancelled statement always runs after it, and the next
+        transaction's BEGIN after the rollback.
+        """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
+                await self._writer.commit()
             except BaseException:
-                await self._writer.rollback()
+                # sqlite3's rollback() is a no-op outside a transaction.
+                await asyncio.shield(self._writer.rollback())
                 raise
-            await self._writer.commit()
 
     async def fetch_all(self, sql: str, parameters: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self._reader.execute(sql, tuple(parameters)) as cursor:

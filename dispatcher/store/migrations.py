@@ -92,4 +92,131 @@ CREATE TABLE service_meta (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "roster and access tokens", _ROSTER),)
+_DISPATCH = """
+-- A declared crisis or drill.
+CREATE TABLE activations (
+    id                TEXT PRIMARY KEY,
+    kind              TEXT NOT NULL CHECK (kind IN ('crisis', 'drill')),
+    title             TEXT NOT NULL,
+    message           TEXT NOT NULL DEFAULT '',
+    scope_json        TEXT NOT NULL,       -- {"areas": [], "units": [], "services": []}
+    options_json      TEXT NOT NULL DEFAULT '{}',
+    state             TEXT NOT NULL
+        CHECK (state IN ('awaiting_approval', 'active', 'stood_down', 'cancelled')),
+    idempotency_key   TEXT UNIQUE,
+    reply_code        TEXT NOT NULL,       -- tells open activations apart in replies
+    declared_by       TEXT NOT NULL,
+    declared_at       INTEGER NOT NULL,
+    approved_by       TEXT,
+    approved_at       INTEGER,
+    stood_down_by     TEXT,
+    stood_down_at     INTEGER
+) WITHOUT ROWID;
+CREATE INDEX activations_state ON activations (state);
+
+-- The units an activation covers, with what each needed when it was declared.
+CREATE TABLE activation_units (
+    activation_id     TEXT NOT NULL REFERENCES activations (id),
+    unit_id           TEXT NOT NULL,
+    name              TEXT NOT NULL,
+    service           TEXT NOT NULL,
+    area              TEXT NOT NULL,
+    address           TEXT NOT NULL,
+    needed            INTEGER NOT NULL,
+    PRIMARY KEY (activation_id, unit_id)
+) WITHOUT ROWID;
+
+-- One person called to one unit in one activation, with snapshots of what it was made from.
+CREATE TABLE callups (
+    id                INTEGER PRIMARY KEY,
+    activation_id     TEXT NOT NULL REFERENCES activations (id),
+    person_id         TEXT NOT NULL,
+    person_name       TEXT NOT NULL,
+    department        TEXT NOT NULL,
+    protected         INTEGER NOT NULL,
+    sms_number        TEXT,                -- E.164 mobile, snapshot
+    email             TEXT,                -- snapshot
+    unit_id           TEXT NOT NULL,
+    unit_name         TEXT NOT NULL,
+    unit_address      TEXT NOT NULL,
+    placement_kind    TEXT NOT NULL CHECK (placement_kind IN ('crisis', 'reserve', 'trained')),
+    reply_code        TEXT NOT NULL,       -- short code when a person has several open call-ups
+    state             TEXT NOT NULL
+        CHECK (state IN ('awaiting', 'confirmed', 'declined', 'no_answer', 'failed')),
+    eta_minutes       INTEGER,
+    reason            TEXT,
+    answered_at       INTEGER,
+    first_answer_at   INTEGER,
+    escalation_step   INTEGER NOT NULL DEFAULT 0,
+    next_step_at      INTEGER,             -- when escalation next looks at it; NULL = nothing due
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    UNIQUE (activation_id, person_id)
+);
+CREATE INDEX callups_activation_state ON callups (activation_id, state);
+CREATE INDEX callups_sms_number ON callups (sms_number);
+CREATE INDEX callups_next_step ON callups (next_step_at) WHERE next_step_at IS NOT NULL;
+
+-- The outbox: every message to send, with an explicit state.
+CREATE TABLE messages (
+    id                INTEGER PRIMARY KEY,
+    activation_id     TEXT REFERENCES activations (id),
+    callup_id         INTEGER REFERENCES callups (id),
+    channel           TEXT NOT NULL CHECK (channel IN ('sms', 'email')),
+    purpose           TEXT NOT NULL,       -- callup, reminder, confirmation, stand_down, …
+    recipient         TEXT NOT NULL,       -- E.164 number or e-mail address
+    subject           TEXT,
+    body              TEXT NOT NULL,
+    html              TEXT,
+    segments          INTEGER NOT NULL DEFAULT 0,
+    state             TEXT NOT NULL CHECK (state IN (
+        'queued', 'sending', 'sent', 'delivered',
+        'failed_temporary', 'failed_permanent', 'cancelled')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   INTEGER NOT NULL,
+    claimed_at        INTEGER,
+    provider_id       TEXT UNIQUE,
+    provider_status   TEXT,
+    error_code        TEXT,
+    error_detail      TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    sent_at           INTEGER
+);
+CREATE INDEX messages_due ON messages (channel, next_attempt_at)
+    WHERE state IN ('queued', 'failed_temporary');
+CREATE INDEX messages_sending ON messages (state) WHERE state = 'sending';
+CREATE INDEX messages_callup ON messages (callup_id);
+CREATE INDEX messages_activation_state ON messages (activation_id, state);
+
+-- Contacts that a provider refused for good: the roster administrators' list to fix.
+CREATE TABLE contact_problems (
+    person_id       TEXT NOT NULL,
+    channel         TEXT NOT NULL CHECK (channel IN ('sms', 'email')),
+    address         TEXT NOT NULL,
+    error_code      TEXT NOT NULL,
+    detail          TEXT NOT NULL,
+    activation_id   TEXT,
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    PRIMARY KEY (person_id, channel, address)
+) WITHOUT ROWID;
+
+-- What the sandbox channels "sent": nothing leaves the machine.
+CREATE TABLE sandbox_messages (
+    id            INTEGER PRIMARY KEY,
+    channel       TEXT NOT NULL CHECK (channel IN ('sms', 'email')),
+    recipient     TEXT NOT NULL,
+    subject       TEXT,
+    body          TEXT NOT NULL,
+    html          TEXT,
+    provider_id   TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX sandbox_messages_recipient ON sandbox_messages (recipient, id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "roster and access tokens", _ROSTER),
+    Migration(2, "activations, call-ups and the outbox", _DISPATCH),
+)

@@ -1,14 +1,57 @@
-"""Reading and replacing the roster in the store. (Filled in by the roster-import work.)"""
+"""Reading and replacing the roster in the store.
+
+The roster is replaced as a whole, in one transaction: the old rows are read, compared
+with the new roster, deleted and the new rows inserted in batches. History (activations,
+call-ups, messages) keeps its own snapshots and is never touched here.
+"""
 
 from __future__ import annotations
 
-from dispatcher.domain.roster import Roster, RosterChanges
+import functools
+import sqlite3
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import aiosqlite
+
+from dispatcher.domain.roster import (
+    Person,
+    PhoneKind,
+    Role,
+    Roster,
+    RosterChanges,
+    TrainingWeek,
+    Unit,
+    compare_rosters,
+)
+from dispatcher.domain.terms import parse_term
 from dispatcher.store.database import Database
+
+_UNIT_COLUMNS = "unit_id, name, service, area, address, crisis_need, training_capacity"
+_PERSON_COLUMNS = (
+    "person_id, name, phone, phone_kind, email, role, pay_pct, department, "
+    "placement, reserve_placement, protected"
+)
+_TRAINING_COLUMNS = "person_id, unit_id, term, week_start"
+
+# A roster holds few distinct terms; parse each once, not once per training week.
+_term = functools.lru_cache(maxsize=64)(parse_term)
+
+_SELECT_UNITS = f"SELECT {_UNIT_COLUMNS} FROM units ORDER BY unit_id"
+_SELECT_PEOPLE = f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY person_id"
+_SELECT_TRAINING = (
+    f"SELECT {_TRAINING_COLUMNS} FROM training_weeks ORDER BY person_id, week_start, unit_id"
+)
 
 
 async def load_roster(db: Database) -> Roster:
     """The whole current roster from the database."""
-    raise NotImplementedError
+    return _roster_from_rows(
+        await db.fetch_all(_SELECT_UNITS),
+        await db.fetch_all(_SELECT_PEOPLE),
+        await db.fetch_all(_SELECT_TRAINING),
+    )
 
 
 async def replace_roster(
@@ -20,5 +63,131 @@ async def replace_roster(
     warnings: int,
     imported_at_ms: int,
 ) -> RosterChanges:
-    """Replace the whole roster with `roster` in one transaction; return what changed."""
-    raise NotImplementedError
+    """Replace the whole roster with `roster` in one transaction; return what changed.
+
+    Also records the import (who, when, from which files, what changed) in
+    `roster_imports`. On any error nothing is changed.
+    """
+    async with db.transaction() as conn:
+        old = _roster_from_rows(
+            await _fetch(conn, _SELECT_UNITS),
+            await _fetch(conn, _SELECT_PEOPLE),
+            await _fetch(conn, _SELECT_TRAINING),
+        )
+        changes = compare_rosters(old, roster)
+        # Children before parents: training weeks and people refer to units.
+        await conn.execute("DELETE FROM training_weeks")
+        await conn.execute("DELETE FROM people")
+        await conn.execute("DELETE FROM units")
+        await conn.executemany(
+            f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_unit_row(unit) for unit in roster.units),
+        )
+        await conn.executemany(
+            f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_person_row(person) for person in roster.people),
+        )
+        await conn.executemany(
+            f"INSERT INTO training_weeks ({_TRAINING_COLUMNS}) VALUES (?, ?, ?, ?)",
+            (_training_row(week) for week in roster.training),
+        )
+        await conn.execute(
+            "INSERT INTO roster_imports (imported_at, imported_by, source, units_added,"
+            " units_updated, units_removed, people_added, people_updated, people_removed,"
+            " training_weeks, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                imported_at_ms,
+                imported_by,
+                source,
+                len(changes.units_added),
+                len(changes.units_updated),
+                len(changes.units_removed),
+                len(changes.people_added),
+                len(changes.people_updated),
+                len(changes.people_removed),
+                len(roster.training),
+                warnings,
+            ),
+        )
+    return changes
+
+
+async def _fetch(conn: aiosqlite.Connection, sql: str) -> list[sqlite3.Row]:
+    async with conn.execute(sql) as cursor:
+        return list(await cursor.fetchall())
+
+
+def _unit_row(unit: Unit) -> tuple[Any, ...]:
+    return (
+        unit.unit_id,
+        unit.name,
+        unit.service,
+        unit.area,
+        unit.address,
+        unit.crisis_need,
+        unit.training_capacity,
+    )
+
+
+def _person_row(person: Person) -> tuple[Any, ...]:
+    return (
+        person.person_id,
+        person.name,
+        person.phone,
+        person.phone_kind.value,
+        person.email,
+        person.role.value,
+        person.pay_pct,
+        person.department,
+        person.placement,
+        person.reserve_placement,
+        int(person.protected),
+    )
+
+
+def _training_row(week: TrainingWeek) -> tuple[Any, ...]:
+    return (week.person_id, week.unit_id, str(week.term), week.week_start.isoformat())
+
+
+def _roster_from_rows(
+    units: Iterable[sqlite3.Row], people: Iterable[sqlite3.Row], training: Iterable[sqlite3.Row]
+) -> Roster:
+    return Roster(
+        units=tuple(
+            Unit(
+                unit_id=row[0],
+                name=row[1],
+                service=row[2],
+                area=row[3],
+                address=row[4],
+                crisis_need=row[5],
+                training_capacity=row[6],
+            )
+            for row in units
+        ),
+        people=tuple(
+            Person(
+                person_id=row[0],
+                name=row[1],
+                phone=row[2],
+                phone_kind=PhoneKind(row[3]),
+                email=row[4],
+                role=Role(row[5]),
+                pay_pct=row[6],
+                department=row[7],
+                placement=row[8],
+                reserve_placement=row[9],
+                protected=bool(row[10]),
+            )
+            for row in people
+        ),
+        training=tuple(
+            TrainingWeek(
+                person_id=row[0],
+                unit_id=row[1],
+                term=_term(row[2]),
+                week_start=date.fromisoformat(row[3]),
+            )
+            for row in training
+        ),
+    )

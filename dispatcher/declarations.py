@@ -1,0 +1,325 @@
+"""Declaring an activation: validate, plan, persist every call-up and message at once.
+
+The web API and the command line both call `Activations`; the pure parts (planning,
+rendering, length checks) live in `dispatcher.domain`, the SQL in `dispatcher.store`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from dispatcher.callup_messages import CallUpMessages
+from dispatcher.clock import Clock, from_millis, to_millis
+from dispatcher.domain.messages import CallUpText, check_callup_length, render_callup_sms
+from dispatcher.domain.planning import (
+    REPLY_CODE_COUNT,
+    ActivationPlan,
+    PlannedCallUp,
+    Scope,
+    estimate_send_seconds,
+    plan_callups,
+    reply_code_for,
+    validate_scope,
+)
+from dispatcher.domain.roster import Roster
+from dispatcher.settings import Settings
+from dispatcher.store import activations
+from dispatcher.store.activations import ActivationRecord, ActivationUnit, NewCallUp
+from dispatcher.store.database import Database
+from dispatcher.store.outbox import NewMessage
+from dispatcher.store.roster_store import load_roster
+
+KINDS = ("crisis", "drill")
+MAX_TITLE = 80
+MAX_MESSAGE = 300
+MAX_IDEMPOTENCY_KEY = 200
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+class DeclarationError(ValueError):
+    """Bad input for a declaration; `field` names what is wrong (for a 400)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    kind: str
+    title: str
+    scope: Scope
+    message: str = ""
+    idempotency_key: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Declaration:
+        """Validate an API body; raises DeclarationError naming the field."""
+        kind = body.get("kind")
+        if kind not in KINDS:
+            raise DeclarationError("kind", f"must be 'crisis' or 'drill', got {kind!r}")
+        title = _text(body, "title", MAX_TITLE, required=True)
+        message = _text(body, "message", MAX_MESSAGE, required=False)
+        key = body.get("idempotency_key")
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 200):
+            raise DeclarationError("idempotency_key", "must be a string of 1–200 characters")
+        scope_body = body.get("scope", {})
+        if scope_body is None:
+            scope_body = {}
+        if not isinstance(scope_body, Mapping):
+            raise DeclarationError("scope", "must be an object with areas, units and services")
+        unknown = set(scope_body) - {"areas", "units", "services"}
+        if unknown:
+            raise DeclarationError(f"scope.{sorted(unknown)[0]}", "unknown scope field")
+        lists = {name: _string_list(scope_body, name) for name in ("areas", "units", "services")}
+        return cls(kind, title, Scope.of(**lists), message, key)
+
+
+def _text(body: Mapping[str, Any], name: str, limit: int, *, required: bool) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise DeclarationError(
+            name, "must be a non-empty string" if required else "must be a string"
+        )
+    value = " ".join(value.split())
+    if len(value) > limit:
+        raise DeclarationError(name, f"must be at most {limit} characters, got {len(value)}")
+    return value
+
+
+def _string_list(scope: Mapping[str, Any], name: str) -> list[str]:
+    value = scope.get(name, [])
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise DeclarationError(f"scope.{name}", "must be a list of non-empty strings")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a declaration would do, with nothing stored or sent."""
+
+    plan: ActivationPlan
+    sms_segments: int
+    longest_sms_segments: int
+    send_seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        plan = self.plan
+        per_unit = plan.people_per_unit
+        return {
+            "scope": plan.scope.as_json(),
+            "people": len(plan.callups),
+            "units": [
+                {"unit_id": u.unit_id, "name": u.name, "people": per_unit[u.unit_id]}
+                for u in plan.units
+            ],
+            "unreachable": [
+                {
+                    "person_id": c.person_id,
+                    "name": "skyddad person" if c.protected else c.person_name,
+                    "unit_id": c.unit_id,
+                }
+                for c in plan.unreachable
+            ],
+            "sms": {
+                "count": plan.sms_count,
+                "segments": self.sms_segments,
+                "longest_segments": self.longest_sms_segments,
+            },
+            "emails": plan.email_count,
+            "send_seconds": round(self.send_seconds, 1),
+        }
+
+
+class Activations:
+    """Declares activations. One per app (or per command-line run)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        messages: CallUpMessages,
+        *,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._messages = messages
+        self._wake = wake
+
+    async def _plan(self, declaration: Declaration) -> tuple[Roster, ActivationPlan]:
+        roster = await load_roster(self._db)
+        problems = validate_scope(roster, declaration.scope)
+        if problems:
+            field, _, message = problems[0].partition(": ")
+            raise DeclarationError(field, message)
+        plan = plan_callups(roster, declaration.scope, self._clock.now())
+        text = self._messages.activation_text(
+            declaration.kind, declaration.title, declaration.message
+        )
+        too_long = check_callup_length(self._messages.templates, text, plan.units)
+        if too_long:
+            raise DeclarationError("message" if declaration.message else "title", too_long)
+        return roster, plan
+
+    async def preview(self, declaration: Declaration) -> Preview:
+        _, plan = await self._plan(declaration)
+        text = self._messages.activation_text(
+            declaration.kind, declaration.title, declaration.message
+        )
+        segments = [
+            render_callup_sms(
+                self._messages.templates,
+                CallUpText(text, c.person_name, c.unit_name, c.unit_address),
+            ).segments
+            for c in plan.callups
+            if c.sms_number is not None
+        ]
+        seconds = estimate_send_seconds(
+            sum(segments),
+            plan.email_count,
+            self._settings.sms.rate_per_second,
+            self._settings.email.rate_per_second,
+        )
+        return Preview(plan, sum(segments), max(segments, default=0), seconds)
+
+    async def declare(
+        self, declaration: Declaration, declared_by: str
+    ) -> tuple[ActivationRecord, bool]:
+        """Store the activation, its call-ups and first messages; (activation, created)."""
+        if declaration.idempotency_key:
+            existing = await activations.find_by_idempotency_key(
+                self._db, declaration.idempotency_key
+            )
+            if existing is not None:
+                return existing, False
+        _, plan = await self._plan(declaration)
+        needs_approval = (
+            declaration.kind == "crisis" and self._settings.escalation.two_person_approval
+        )
+        now = self._clock.now()
+        now_ms = to_millis(now)
+        async with self._db.transaction() as conn:
+            if declaration.idempotency_key:  # a concurrent twin may have won the race
+                async with conn.execute(
+                    "SELECT id FROM activations WHERE idempotency_key = ?",
+                    (declaration.idempotency_key,),
+                ) as cursor:
+                    twin = await cursor.fetchone()
+                if twin is not None:
+                    record = await activations.get_activation(self._db, str(twin[0]))
+                    assert record is not None
+                    return record, False
+            reply_code = await _free_reply_code(conn)
+            record = ActivationRecord(
+                id=_new_id(now_ms),
+                kind=declaration.kind,
+                title=declaration.title,
+                message=declaration.message,
+                scope=declaration.scope.as_json(),
+                options={},
+                state="awaiting_approval" if needs_approval else "active",
+                idempotency_key=declaration.idempotency_key,
+                reply_code=reply_code,
+                declared_by=declared_by,
+                declared_at=now_ms,
+            )
+            await activations.insert_activation(conn, record)
+            per_unit = plan.people_per_unit
+            await activations.insert_units(
+                conn,
+                record.id,
+                [
+                    ActivationUnit(
+                        u.unit_id,
+                        u.name,
+                        u.service,
+                        u.area,
+                        u.address,
+                        per_unit[u.unit_id] if u.crisis_need is None else u.crisis_need,
+                    )
+                    for u in plan.units
+                ],
+            )
+            if not needs_approval:
+                busy = await activations.busy_people(conn)
+                await self._insert_callups(conn, record, plan.callups, busy, now_ms)
+        self._wake()
+        return record, True
+
+    async def _insert_callups(
+        self,
+        conn: aiosqlite.Connection,
+        record: ActivationRecord,
+        planned: tuple[PlannedCallUp, ...],
+        busy: set[str],
+        now_ms: int,
+    ) -> None:
+        text = self._messages.activation_text(record.kind, record.title, record.message)
+        new = [
+            NewCallUp(
+                person_id=c.person_id,
+                person_name=c.person_name,
+                department=c.department,
+                protected=c.protected,
+                sms_number=c.sms_number,
+                email=c.email,
+                unit_id=c.unit_id,
+                unit_name=c.unit_name,
+                unit_address=c.unit_address,
+                placement_kind=c.placement_kind.value,
+                # The code goes into the messages only when the person has another open call-up.
+                reply_code=record.reply_code if c.person_id in busy else "",
+            )
+            for c in planned
+        ]
+
+        def first_message(callup_id: int, callup: NewCallUp) -> NewMessage | None:
+            if callup.sms_number:
+                channel, address = "sms", callup.sms_number
+            elif callup.email:
+                channel, address = "email", callup.email
+            else:
+                return None
+            return self._messages.render(
+                text,
+                activation_id=record.id,
+                callup_id=callup_id,
+                person_name=callup.person_name,
+                unit_name=callup.unit_name,
+                unit_address=callup.unit_address,
+                reply_code=callup.reply_code,
+                channel=channel,
+                address=address,
+            )
+
+        await activations.insert_callups(conn, record.id, new, now_ms, first_message)
+
+
+async def _free_reply_code(conn: aiosqlite.Connection) -> str:
+    taken = await activations.open_reply_codes(conn)
+    async with conn.execute("SELECT COUNT(*) FROM activations") as cursor:
+        row = await cursor.fetchone()
+    number = (int(row[0]) if row is not None else 0) + 1
+    for offset in range(REPLY_CODE_COUNT):
+        code = reply_code_for(number + offset)
+        if code not in taken:
+            return code
+    raise RuntimeError("every reply code is taken by an open activation")
+
+
+def _new_id(now_ms: int) -> str:
+    """A short id people can read out: the date and four random characters."""
+    day = from_millis(now_ms).strftime("%Y%m%d")
+    return f"{day}-{''.join(secrets.choice(_ID_ALPHABET) for _ in range(4))}"

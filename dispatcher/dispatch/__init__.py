@@ -1,0 +1,1 @@
+"""The dispatcher: the background worker that hands outbox messages to the channels."""

@@ -1,0 +1,30 @@
+"""The HTTP side: the app factory (`dispatcher.web.app.create_app`), middlewares and routes.
+
+The application's typed state keys live here, not in `app.py`, so that every route module
+can import them without importing the factory that imports the route modules.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dispatcher.clock import Clock
+from dispatcher.declarations import Activations
+from dispatcher.dispatch.worker import Dispatcher
+from dispatcher.settings import Settings
+from dispatcher.store.access_tokens import AccessTokens
+from dispatcher.store.database import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+DATABASE = web.AppKey("database", Database)
+"""Set while the app runs (opened in `cleanup_ctx`); not there before start-up."""
+ACCESS_TOKENS = web.AppKey("access_tokens", AccessTokens)
+"""Set while the app runs, like DATABASE."""
+
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+"""The background worker that sends outbox messages; set while the app runs."""
+ACTIVATIONS = web.AppKey("activations", Activations)
+"""Declares activations; set while the app runs."""
+
+__all__ = ["ACCESS_TOKENS", "ACTIVATIONS", "CLOCK", "DATABASE", "DISPATCHER", "SETTINGS"]

@@ -1,0 +1,109 @@
+"""`create_app(settings)`: the one application factory, used by `dispatcher serve` and by tests.
+
+Resources (the database now; channels, the dispatcher worker and the scheduler later) are
+opened and closed in `app.cleanup_ctx`, in `RESOURCES` order and closed in reverse; each is
+an async generator that opens, stores itself under its `AppKey`, yields, and closes. Route
+modules each have `add_routes(app)`, listed in `ROUTES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from aiohttp import web
+
+from dispatcher.callup_messages import CallUpMessages
+from dispatcher.channels import open_channels
+from dispatcher.clock import Clock, SystemClock
+from dispatcher.declarations import Activations
+from dispatcher.dispatch.worker import Dispatcher
+from dispatcher.settings import Settings
+from dispatcher.store.access_tokens import AccessTokens
+from dispatcher.store.database import Database
+from dispatcher.templates import load_templates
+from dispatcher.web import (
+    ACCESS_TOKENS,
+    ACTIVATIONS,
+    CLOCK,
+    DATABASE,
+    DISPATCHER,
+    SETTINGS,
+    routes_activations,
+    routes_health,
+    routes_tokens,
+)
+from dispatcher.web.auth import AUTHENTICATORS, Authenticator, bearer_token
+from dispatcher.web.middleware import MIDDLEWARES, StructuredAccessLogger, echo_request_id
+
+Resource = Callable[[web.Application], AsyncIterator[None]]
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    db = await Database.open(app[SETTINGS].service.database)
+    app[DATABASE] = db
+    try:
+        yield
+    finally:
+        await db.close()
+
+
+async def access_tokens(app: web.Application) -> AsyncIterator[None]:
+    tokens = AccessTokens(app[DATABASE], app[CLOCK])
+    app[ACCESS_TOKENS] = tokens
+    yield
+    await tokens.close()
+
+
+async def dispatch(app: web.Application) -> AsyncIterator[None]:
+    """The channels, the dispatcher worker that feeds them, and the declaration service."""
+    settings, db, clock = app[SETTINGS], app[DATABASE], app[CLOCK]
+    messages = CallUpMessages(
+        load_templates(settings.service.language), settings.service.municipality
+    )
+    sms, email = await open_channels(settings, db, clock=clock)
+    dispatcher = Dispatcher(
+        db,
+        sms,
+        email,
+        clock,
+        sms_rate=settings.sms.rate_per_second,
+        email_rate=settings.email.rate_per_second,
+        composer=messages,
+    )
+    app[DISPATCHER] = dispatcher
+    app[ACTIVATIONS] = Activations(db, settings, clock, messages, wake=dispatcher.wake)
+    try:
+        await dispatcher.start()
+        yield
+    finally:
+        await dispatcher.stop()
+        await sms.close()
+        await email.close()
+
+
+RESOURCES: Sequence[Resource] = (database, access_tokens, dispatch)
+
+ROUTES: Sequence[Callable[[web.Application], None]] = (
+    routes_health.add_routes,
+    routes_tokens.add_routes,
+    routes_activations.add_routes,
+)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The web app, not yet started: its resources open when it starts (runner or test client)."""
+    app = web.Application(
+        middlewares=MIDDLEWARES,
+        client_max_size=settings.service.max_request_kb * 1024,
+        # The app's own access logger, whoever runs it (`run_app`, a runner, the test client).
+        handler_args={"access_log_class": StructuredAccessLogger},
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock if clock is not None else SystemClock()
+    authenticators: list[Authenticator] = [bearer_token]
+    app[AUTHENTICATORS] = authenticators
+    app.on_response_prepare.append(echo_request_id)
+    app.cleanup_ctx.extend(RESOURCES)
+    for add_routes in ROUTES:
+        add_routes(app)
+    return app

@@ -1,0 +1,103 @@
+"""Activations over HTTP: declare, preview, list, read, call-ups and status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from dispatcher.activation_views import activation_json, callup_json, status_json
+from dispatcher.declarations import Declaration, DeclarationError
+from dispatcher.domain.access import AccessRole
+from dispatcher.domain.coverage import compute_coverage
+from dispatcher.store import activations, status
+from dispatcher.store.activations import ActivationRecord
+from dispatcher.web import ACTIVATIONS, DATABASE
+from dispatcher.web.auth import caller, requires
+from dispatcher.web.middleware import bad_request, json_error, read_json
+
+log = structlog.get_logger(__name__)
+
+
+def _declaration(body: dict[str, Any]) -> Declaration:
+    try:
+        return Declaration.from_json(body)
+    except DeclarationError as error:
+        raise bad_request(error.field, str(error).partition(": ")[2]) from None
+
+
+@requires(AccessRole.LEADER)
+async def declare(request: web.Request) -> web.Response:
+    """Declare a crisis or drill: 201 with the activation; 200 with the first for a repeated key."""
+    declaration = _declaration(await read_json(request))
+    who = caller(request)
+    try:
+        record, created = await request.app[ACTIVATIONS].declare(declaration, who.name)
+    except DeclarationError as error:
+        raise bad_request(error.field, str(error).partition(": ")[2]) from None
+    if created:
+        structlog.contextvars.bind_contextvars(activation_id=record.id)
+        log.info("activation declared", kind=record.kind, state=record.state, by=who.name)
+    return web.json_response(activation_json(record), status=201 if created else 200)
+
+
+@requires(AccessRole.LEADER)
+async def preview(request: web.Request) -> web.Response:
+    """What a declaration would do: people per unit, unreachable, SMS and time; nothing stored."""
+    declaration = _declaration(await read_json(request))
+    try:
+        result = await request.app[ACTIVATIONS].preview(declaration)
+    except DeclarationError as error:
+        raise bad_request(error.field, str(error).partition(": ")[2]) from None
+    return web.json_response(result.as_json())
+
+
+async def _activation(request: web.Request) -> ActivationRecord:
+    record = await activations.get_activation(request.app[DATABASE], request.match_info["id"])
+    if record is None:
+        raise json_error(web.HTTPNotFound, f"no activation {request.match_info['id']!r}")
+    return record
+
+
+@requires(AccessRole.VIEWER)
+async def list_all(request: web.Request) -> web.Response:
+    records = await activations.list_activations(request.app[DATABASE])
+    return web.json_response({"activations": [activation_json(r) for r in records]})
+
+
+@requires(AccessRole.VIEWER)
+async def get_one(request: web.Request) -> web.Response:
+    return web.json_response(activation_json(await _activation(request)))
+
+
+@requires(AccessRole.VIEWER)
+async def callups(request: web.Request) -> web.Response:
+    record = await _activation(request)
+    rows = await status.callup_rows(request.app[DATABASE], record.id)
+    return web.json_response(
+        {"activation_id": record.id, "callups": [callup_json(r) for r in rows]}
+    )
+
+
+@requires(AccessRole.VIEWER)
+async def status_of(request: web.Request) -> web.Response:
+    """Coverage per unit and totals, with an ETag; 304 when the client's copy is current."""
+    record = await _activation(request)
+    tallies = await status.unit_tallies(request.app[DATABASE], record.id)
+    body = json.dumps(status_json(record, compute_coverage(tallies))).encode()
+    etag = status.etag_for(body)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/activations", declare)
+    app.router.add_post("/api/activations/preview", preview)
+    app.router.add_get("/api/activations", list_all)
+    app.router.add_get("/api/activations/{id}", get_one)
+    app.router.add_get("/api/activations/{id}/callups", callups)
+    app.router.add_get("/api/activations/{id}/status", status_of)
