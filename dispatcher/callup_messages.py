@@ -6,9 +6,16 @@ channel fails for good (the e-mail that replaces a refused SMS), so both read th
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import string
+
 from dispatcher.domain.messages import (
     ActivationText,
     CallUpText,
+    MessageKind,
+    RenderedEmail,
+    RenderedSms,
     Templates,
     render_callup_email,
     render_callup_sms,
@@ -23,6 +30,17 @@ class CallUpMessages:
     def __init__(self, templates: Templates, municipality: str) -> None:
         self._templates = templates
         self._municipality = municipality
+        # Call-ups to one unit read the same unless a template names the person: render each
+        # distinct text once (100,000 call-ups to 4,000 units render 4,000 SMS, not 100,000).
+        self._sms = functools.lru_cache(maxsize=65536)(self._render_sms)
+        self._email = functools.lru_cache(maxsize=4096)(self._render_email)
+        self._sms_names_person = "person_name" in _fields(templates.texts[MessageKind.CALLUP_SMS])
+
+    def _render_sms(self, text: CallUpText) -> RenderedSms:
+        return render_callup_sms(self._templates, text)
+
+    def _render_email(self, text: CallUpText) -> RenderedEmail:
+        return render_callup_email(self._templates, text)
 
     @property
     def templates(self) -> Templates:
@@ -48,11 +66,13 @@ class CallUpMessages:
     ) -> NewMessage:
         text = CallUpText(activation, person_name, unit_name, unit_address, reply_code)
         if channel == "sms":
-            sms = render_callup_sms(self._templates, text)
+            if not self._sms_names_person:  # the same text for everyone at the unit
+                text = dataclasses.replace(text, person_name="")
+            sms = self._sms(text)
             return NewMessage(
                 activation_id, callup_id, "sms", "callup", address, sms.text, segments=sms.segments
             )
-        email = render_callup_email(self._templates, text)
+        email = self._email(text)
         return NewMessage(
             activation_id,
             callup_id,
@@ -83,3 +103,7 @@ class CallUpMessages:
             channel=channel,
             address=address,
         )
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

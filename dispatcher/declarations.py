@@ -15,7 +15,7 @@ import aiosqlite
 
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, from_millis, to_millis
-from dispatcher.domain.messages import CallUpText, check_callup_length, render_callup_sms
+from dispatcher.domain.messages import callup_sms_segments, check_callup_length
 from dispatcher.domain.planning import (
     REPLY_CODE_COUNT,
     ActivationPlan,
@@ -35,7 +35,7 @@ from dispatcher.store.outbox import NewMessage
 from dispatcher.store.roster_store import load_roster
 
 KINDS = ("crisis", "drill")
-MAX_TITLE = 80
+MAX_TITLE = 60
 MAX_MESSAGE = 300
 MAX_IDEMPOTENCY_KEY = 200
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -157,9 +157,18 @@ class Activations:
         self._clock = clock
         self._messages = messages
         self._wake = wake
+        self._cached_roster: tuple[int | None, Roster] | None = None
+
+    async def _roster(self) -> Roster:
+        """The current roster, read again only after an import (a large one takes a second)."""
+        row = await self._db.fetch_one("SELECT MAX(id) FROM roster_imports")
+        version = None if row is None else row[0]
+        if self._cached_roster is None or self._cached_roster[0] != version:
+            self._cached_roster = (version, await load_roster(self._db))
+        return self._cached_roster[1]
 
     async def _plan(self, declaration: Declaration) -> tuple[Roster, ActivationPlan]:
-        roster = await load_roster(self._db)
+        roster = await self._roster()
         problems = validate_scope(roster, declaration.scope)
         if problems:
             field, _, message = problems[0].partition(": ")
@@ -178,14 +187,8 @@ class Activations:
         text = self._messages.activation_text(
             declaration.kind, declaration.title, declaration.message
         )
-        segments = [
-            render_callup_sms(
-                self._messages.templates,
-                CallUpText(text, c.person_name, c.unit_name, c.unit_address),
-            ).segments
-            for c in plan.callups
-            if c.sms_number is not None
-        ]
+        per_unit = callup_sms_segments(self._messages.templates, text, plan.units)
+        segments = [per_unit[c.unit_id] for c in plan.callups if c.sms_number is not None]
         seconds = estimate_send_seconds(
             sum(segments),
             plan.email_count,
@@ -197,7 +200,11 @@ class Activations:
     async def declare(
         self, declaration: Declaration, declared_by: str
     ) -> tuple[ActivationRecord, bool]:
-        """Store the activation, its call-ups and first messages; (activation, created)."""
+        """Store the activation, its call-ups and first messages; (activation, created).
+
+        Everything is planned and rendered before the write transaction, which then only
+        inserts: the one writer is held for the inserts alone.
+        """
         if declaration.idempotency_key:
             existing = await activations.find_by_idempotency_key(
                 self._db, declaration.idempotency_key
@@ -208,20 +215,9 @@ class Activations:
         needs_approval = (
             declaration.kind == "crisis" and self._settings.escalation.two_person_approval
         )
-        now = self._clock.now()
-        now_ms = to_millis(now)
-        async with self._db.transaction() as conn:
-            if declaration.idempotency_key:  # a concurrent twin may have won the race
-                async with conn.execute(
-                    "SELECT id FROM activations WHERE idempotency_key = ?",
-                    (declaration.idempotency_key,),
-                ) as cursor:
-                    twin = await cursor.fetchone()
-                if twin is not None:
-                    record = await activations.get_activation(self._db, str(twin[0]))
-                    assert record is not None
-                    return record, False
-            reply_code = await _free_reply_code(conn)
+        units = _activation_units(plan)
+        while True:
+            now_ms = to_millis(self._clock.now())
             record = ActivationRecord(
                 id=_new_id(now_ms),
                 kind=declaration.kind,
@@ -231,83 +227,111 @@ class Activations:
                 options={},
                 state="awaiting_approval" if needs_approval else "active",
                 idempotency_key=declaration.idempotency_key,
-                reply_code=reply_code,
+                reply_code=await _free_reply_code(self._db.reader),
                 declared_by=declared_by,
                 declared_at=now_ms,
             )
-            await activations.insert_activation(conn, record)
-            per_unit = plan.people_per_unit
-            await activations.insert_units(
-                conn,
-                record.id,
-                [
-                    ActivationUnit(
-                        u.unit_id,
-                        u.name,
-                        u.service,
-                        u.area,
-                        u.address,
-                        per_unit[u.unit_id] if u.crisis_need is None else u.crisis_need,
-                    )
-                    for u in plan.units
-                ],
-            )
+            callups: list[NewCallUp] = []
+            messages: list[NewMessage] = []
             if not needs_approval:
-                busy = await activations.busy_people(conn)
-                await self._insert_callups(conn, record, plan.callups, busy, now_ms)
-        self._wake()
-        return record, True
+                busy = await activations.busy_people(self._db.reader)
+                callups, messages = self._prepare_callups(record, plan.callups, busy)
+            async with self._db.transaction() as conn:
+                twin = await _twin(conn, declaration.idempotency_key)
+                if twin is not None:  # a concurrent declaration with the same key won
+                    found = await activations.get_activation(self._db, twin)
+                    assert found is not None
+                    return found, False
+                if record.reply_code in await activations.open_reply_codes(conn):
+                    continue  # another activation took the code meanwhile: prepare again
+                await activations.insert_activation(conn, record)
+                await activations.insert_units(conn, record.id, units)
+                await activations.insert_callups(conn, record.id, callups, messages, now_ms)
+            self._wake()
+            return record, True
 
-    async def _insert_callups(
+    def _prepare_callups(
         self,
-        conn: aiosqlite.Connection,
         record: ActivationRecord,
         planned: tuple[PlannedCallUp, ...],
-        busy: set[str],
-        now_ms: int,
-    ) -> None:
+        busy: frozenset[str],
+    ) -> tuple[list[NewCallUp], list[NewMessage]]:
+        """Call-up rows and their first messages; a message's callup_id is the row's index."""
         text = self._messages.activation_text(record.kind, record.title, record.message)
-        new = [
-            NewCallUp(
-                person_id=c.person_id,
-                person_name=c.person_name,
-                department=c.department,
-                protected=c.protected,
-                sms_number=c.sms_number,
-                email=c.email,
-                unit_id=c.unit_id,
-                unit_name=c.unit_name,
-                unit_address=c.unit_address,
-                placement_kind=c.placement_kind.value,
-                # The code goes into the messages only when the person has another open call-up.
-                reply_code=record.reply_code if c.person_id in busy else "",
+        callups: list[NewCallUp] = []
+        messages: list[NewMessage] = []
+        for index, c in enumerate(planned):
+            # The code goes into the messages only when the person has another open call-up.
+            reply_code = record.reply_code if c.person_id in busy else ""
+            channel, address = _first_channel(c)
+            callups.append(
+                NewCallUp(
+                    person_id=c.person_id,
+                    person_name=c.person_name,
+                    department=c.department,
+                    protected=c.protected,
+                    sms_number=c.sms_number,
+                    email=c.email,
+                    unit_id=c.unit_id,
+                    unit_name=c.unit_name,
+                    unit_address=c.unit_address,
+                    placement_kind=c.placement_kind.value,
+                    reply_code=reply_code,
+                    state="awaiting" if address else "failed",
+                )
             )
-            for c in planned
-        ]
+            if address:
+                messages.append(
+                    self._messages.render(
+                        text,
+                        activation_id=record.id,
+                        callup_id=index,
+                        person_name=c.person_name,
+                        unit_name=c.unit_name,
+                        unit_address=c.unit_address,
+                        reply_code=reply_code,
+                        channel=channel,
+                        address=address,
+                    )
+                )
+        return callups, messages
 
-        def first_message(callup_id: int, callup: NewCallUp) -> NewMessage | None:
-            if callup.sms_number:
-                channel, address = "sms", callup.sms_number
-            elif callup.email:
-                channel, address = "email", callup.email
-            else:
-                return None
-            return self._messages.render(
-                text,
-                activation_id=record.id,
-                callup_id=callup_id,
-                person_name=callup.person_name,
-                unit_name=callup.unit_name,
-                unit_address=callup.unit_address,
-                reply_code=callup.reply_code,
-                channel=channel,
-                address=address,
-            )
 
-        await activations.insert_callups(conn, record.id, new, now_ms, first_message)
+def _first_channel(callup: PlannedCallUp) -> tuple[str, str]:
+    """The channel a call-up starts on and its address; ("", "") when nobody can reach them."""
+    if callup.sms_number:
+        return "sms", callup.sms_number
+    if callup.email:
+        return "email", callup.email
+    return "", ""
+
+
+def _activation_units(plan: ActivationPlan) -> list[ActivationUnit]:
+    """The units in scope with what each needs: crisis_need, or everyone placed there."""
+    per_unit = plan.people_per_unit
+    return [
+        ActivationUnit(
+            u.unit_id,
+            u.name,
+            u.service,
+            u.area,
+            u.address,
+            per_unit[u.unit_id] if u.crisis_need is None else u.crisis_need,
+        )
+        for u in plan.units
+    ]
+
+
+async def _twin(conn: aiosqlite.Connection, key: str | None) -> str | None:
+    if not key:
+        return None
+    async with conn.execute("SELECT id FROM activations WHERE idempotency_key = ?", (key,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
 
 
 async def _free_reply_code(conn: aiosqlite.Connection) -> str:
+    """The next reply code in turn that no open activation uses."""
     taken = await activations.open_reply_codes(conn)
     async with conn.execute("SELECT COUNT(*) FROM activations") as cursor:
         row = await cursor.fetchone()
@@ -316,7 +340,7 @@ async def _free_reply_code(conn: aiosqlite.Connection) -> str:
         code = reply_code_for(number + offset)
         if code not in taken:
             return code
-    raise RuntimeError("every reply code is taken by an open activation")
+    raise DeclarationError("kind", f"{REPLY_CODE_COUNT} activations are open; stand some down")
 
 
 def _new_id(now_ms: int) -> str:

@@ -130,6 +130,27 @@ def render_readiness(report: ReadinessReport) -> str:
         ),
     )
     lines += _section(
+        "Refused by the SMS or e-mail provider in an activation: fix these contacts",
+        len(report.refused),
+        render_table(
+            (
+                *_person_columns(name=22, unit=26),
+                Column("CHANNEL", 7),
+                Column("ADDRESS", 30),
+                Column("WHY", 30),
+            ),
+            [
+                [
+                    *_person_cells(r.person),
+                    r.channel,
+                    r.address or _NONE,
+                    f"{r.error_code} {r.detail}".strip(),
+                ]
+                for r in report.refused
+            ],
+        ),
+    )
+    lines += _section(
         "Placed, but training lapsed (no training week in the valid terms)",
         len(report.lapsed),
         render_table(

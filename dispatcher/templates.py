@@ -40,7 +40,7 @@ def _packaged(language: str) -> tuple[dict[str, str], str]:
     source = f"{PACKAGED_DIRECTORY}/{language}.toml"
     folder = resources.files("dispatcher") / "templates_data"
     file = folder / f"{language}.toml"
-    if not file.is_file():
+    if not language.isalpha() or not file.is_file():
         available = sorted(
             p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
         )

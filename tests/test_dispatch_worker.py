@@ -7,6 +7,7 @@ test_dispatch_e2e.py; these cover the worker's own rules quickly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -139,17 +140,17 @@ async def declare(world: World, people: list[tuple[str, str | None, str | None]]
         for pid, sms, mail in people
     ]
 
-    def first(callup_id: int, callup: NewCallUp) -> NewMessage | None:
-        channel, address = (
-            ("sms", callup.sms_number) if callup.sms_number else ("email", callup.email)
-        )
-        if address is None:
-            return None
-        return NewMessage("A1", callup_id, channel, "callup", address, "Kallelse", segments=1)
-
+    first = [
+        NewMessage("A1", index, "sms", "callup", c.sms_number, "Kallelse", segments=1)
+        if c.sms_number
+        else NewMessage("A1", index, "email", "callup", c.email, "Kallelse", subject="Kallelse")
+        for index, c in enumerate(new)
+        if c.sms_number or c.email
+    ]
+    new = [c if c.sms_number or c.email else dataclasses.replace(c, state="failed") for c in new]
     async with world.db.transaction() as conn:
         await activations.insert_activation(conn, record)
-        await activations.insert_callups(conn, "A1", new, now_ms, first)
+        await activations.insert_callups(conn, "A1", new, first, now_ms)
 
 
 async def states(world: World) -> dict[str, str]:

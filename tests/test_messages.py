@@ -13,6 +13,7 @@ import pytest
 from dispatcher.demo import write_demo_roster
 from dispatcher.demo.fiction import LONG_UNITS, MUNICIPALITY
 from dispatcher.domain.messages import (
+    PLACEHOLDERS,
     WORST_CASE_CALLUP,
     ActivationText,
     CallUpText,
@@ -470,6 +471,28 @@ def test_validation_catches_unknown_kinds_and_languages(sv: Templates) -> None:
     assert problems == ["callup_smss: unknown message kind"]
     problems = [str(p) for p in validate_templates(Templates("fi", sv.texts))]
     assert problems == ["language: unknown language 'fi' (known: sv, en)"]
+
+
+def test_every_field_a_kind_allows_is_supplied_by_its_renderer(sv: Templates) -> None:
+    """A template may use any allowed field: rendering must never miss one."""
+    texts = {
+        k.value: " ".join(f"{{{f}}}" for f in fields) for k, (fields, _) in PLACEHOLDERS.items()
+    }
+    t = Templates("sv", texts)
+    c = callup(drill=True, message="Hej", code="B3", url="https://k.se/a")
+    for render in (render_callup_email, render_reminder_email, render_stand_down_email):
+        render(t, c)
+    for name, render_sms in SMS_RENDERERS.items():
+        assert render_sms(t, c).text, name
+    render_gap_report_email(t, report((UnitGap("Ek", 3, 1),)))
+    assert set(PLACEHOLDERS) == set(MessageKind)
+
+
+def test_subject_lines_stay_on_one_line(sv: Templates) -> None:
+    c = CallUpText(activation(title="Storm\r\nBcc: x@y.se"), "", "Sol\ngården", "")
+    assert render_callup_email(sv, c).subject == (
+        "Exempelkommun: Storm Bcc: x@y.se – du kallas till Sol gården"
+    )
 
 
 def test_email_templates_may_use_any_characters(sv: Templates) -> None:

@@ -16,6 +16,7 @@ from dispatcher.cli import main
 from dispatcher.domain.readiness import (
     PROTECTED_LABEL,
     ReadinessReport,
+    RefusedContact,
     UnitReadiness,
     assess_readiness,
     readiness_to_dict,
@@ -272,6 +273,7 @@ def test_totals_and_dict_shape() -> None:
     assert list(data) == [
         *("today", "valid_terms", "terms", "totals", "units", "unreachable"),
         *("sms_unreachable", "lapsed", "unplaced_units", "unplaced_people"),
+        "refused_contacts",
     ]
     assert data["today"] == "2026-01-12"
     assert data["terms"] == ["HT2025", "VT2026"]
@@ -279,6 +281,7 @@ def test_totals_and_dict_shape() -> None:
         **{"units": 2, "people": 2, "needed": 3, "placed": 1, "reachable": 1, "trained": 1},
         **{"reserves": 1, "gap_now": 2, "units_at_risk": 2, "unreachable": 1},
         **{"sms_unreachable": 0, "lapsed": 0, "unplaced_units": 1, "unplaced_people": 1},
+        "refused_contacts": 0,
     }
     assert data["units"][0] == {
         **{"unit_id": "U1", "name": "Enhet U1", "service": "förskola", "area": "Norr"},
@@ -442,3 +445,27 @@ def test_check_command_refuses_a_bad_date(config: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--config", str(config), "roster", "check", "--today", "12/1/2026"])
     assert exit_info.value.code == 2
+
+
+def test_refused_contacts_listed_until_the_roster_is_fixed() -> None:
+    units = [unit("U1")]
+    people = [
+        person("E1", "U1", phone="+46701234567"),
+        person("E2", "U1", phone="+46701234568", email="e2@exempelkommun.se", protected=True),
+        person("E3", "U1", phone="+46709999999"),  # the refused number was replaced
+    ]
+    refused = [
+        RefusedContact("E1", "sms", "+46701234567", "21211", "invalid number"),
+        RefusedContact("E2", "email", "e2@exempelkommun.se", "550", "no such mailbox"),
+        RefusedContact("E3", "sms", "+46701111111", "21211", "invalid number"),
+        RefusedContact("E9", "sms", "+46702222222", "21610", "opted out"),  # no longer employed
+    ]
+    roster = Roster(units=tuple(units), people=tuple(people))
+    report = assess_readiness(roster, today=TODAY, valid_terms=2, refused=refused)
+    assert [(r.person.person_id, r.channel, r.address) for r in report.refused] == [
+        ("E1", "sms", "+46701234567"),
+        (None, "email", None),  # protected: neither named nor addressed
+    ]
+    assert report.refused[1].person.name == PROTECTED_LABEL
+    assert "Refused by the SMS or e-mail provider" in render_readiness(report)
+    assert readiness_to_dict(report)["totals"]["refused_contacts"] == 2

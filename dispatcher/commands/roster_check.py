@@ -11,10 +11,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dispatcher.domain.readiness import assess_readiness
+from dispatcher.domain.readiness import RefusedContact, assess_readiness
 from dispatcher.domain.roster import Roster
 from dispatcher.readiness_view import render_readiness, render_readiness_json
 from dispatcher.settings import Settings
+from dispatcher.store.callups import refused_contacts
 from dispatcher.store.database import Database
 from dispatcher.store.roster_store import load_roster
 
@@ -50,16 +51,18 @@ def _iso_date(text: str) -> date:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    roster = asyncio.run(_read_roster(settings.service.database))
+    roster, refused = asyncio.run(_read(settings.service.database))
     today: date = args.today or date.today()
-    report = assess_readiness(roster, today=today, valid_terms=settings.training.valid_terms)
+    report = assess_readiness(
+        roster, today=today, valid_terms=settings.training.valid_terms, refused=refused
+    )
     print(render_readiness_json(report) if args.json else render_readiness(report))
     return 0
 
 
-async def _read_roster(path: Path) -> Roster:
+async def _read(path: Path) -> tuple[Roster, list[RefusedContact]]:
     db = await Database.open(path)
     try:
-        return await load_roster(db)
+        return await load_roster(db), await refused_contacts(db)
     finally:
         await db.close()

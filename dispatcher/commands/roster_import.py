@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,28 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     """The handler: read, check, then replace the roster (or, with --dry-run, compare only)."""
+    with _cyclic_gc_paused():
+        return _run_import(args, settings)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the length of one import.
+
+    A 100,000-person import builds about a million long-lived objects and no reference
+    cycles; the collector would walk them again and again for nothing (a fifth of the
+    parse time, measured). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_import(args: argparse.Namespace, settings: Settings) -> int:
     paths: list[Path] = [args.units, args.staff] + ([args.training] if args.training else [])
     files = read_roster_files(paths, settings.roster.max_file_mb)
     parsed = parse_roster_files(

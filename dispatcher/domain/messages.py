@@ -81,8 +81,8 @@ _CALLUP_EMAIL = (
     (*_UNIT, "code", "message", "answer_link"),
 )
 _LINK = (("answer_url",), ("answer_url",))
-# kind -> (fields it may use, fields it must use because leaving them out loses information)
-_FIELDS: Mapping[MessageKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
+# Kind -> (fields it may use, fields it must use because leaving them out loses information).
+PLACEHOLDERS: Mapping[MessageKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.CALLUP_SMS: ((*_ACT, *_UNIT, "code", "message"), (*_UNIT, "code", "message")),
     K.CALLUP_EMAIL_SUBJECT: ((*_ACT, "unit_name"), ()),
     K.CALLUP_EMAIL_TEXT: _CALLUP_EMAIL,
@@ -110,7 +110,10 @@ _FIELDS: Mapping[MessageKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.MESSAGE_HTML: (("message",), ("message",)),
     K.ANSWER_LINK_TEXT: _LINK,
     K.ANSWER_LINK_HTML: _LINK,
-    K.GAP_LINE_TEXT: (("unit_name", "gap", *_COUNTS[:2], *_COUNTS[3:6]), ("unit_name", "gap")),
+    K.GAP_LINE_TEXT: (
+        ("unit_name", "gap", "needed", "confirmed", "awaiting", "declined", "no_answer"),
+        ("unit_name", "gap"),
+    ),
     K.GAP_MORE: (("count",), ("count",)),
     K.NO_GAPS: ((), ()),
 }
@@ -240,7 +243,7 @@ def _email(
     drill: bool,
 ) -> RenderedEmail:
     subject_kind, text_kind, html_kind = kinds
-    subject = _marker(templates, drill) + _fill(templates, subject_kind, values)
+    subject = " ".join((_marker(templates, drill) + _fill(templates, subject_kind, values)).split())
     notice = DRILL_MARKERS[templates.language][1] + "\n\n" if drill else ""
     text = _tidy(notice + _fill(templates, text_kind, values))
     if html_kind is None:
@@ -490,7 +493,7 @@ def check_callup_length(
     Checks every unit with a reply code shown (the longest form) and asks for GSM-7 and
     at most two segments. A long extra message is refused here rather than truncated.
     """
-    worst: tuple[int, RenderedSms, Unit] | None = None
+    worst: tuple[int, Unit] | None = None
     for unit in units:
         callup = CallUpText(activation, "", unit.name, unit.address, WORST_CASE_CALLUP.reply_code)
         rendered = render_callup_sms(templates, callup)
@@ -502,10 +505,10 @@ def check_callup_length(
             )
         length = gsm7_length(rendered.text)
         if rendered.segments > MAX_SMS_SEGMENTS and (worst is None or length > worst[0]):
-            worst = (length, rendered, unit)
+            worst = (length, unit)
     if worst is None:
         return None
-    length, _, unit = worst
+    length, unit = worst
     excess = max(1, length - MAX_SMS_SEPTETS)  # an escape pair can spill even at 306
     what = "shorten the message or the title" if activation.message else "shorten the title"
     return (
@@ -522,7 +525,7 @@ def _field_problems(kind: MessageKind, text: str) -> list[str]:
         parsed = list(string.Formatter().parse(text))
     except ValueError as error:
         return [f"not a valid template: {error} (write a literal brace as {{{{ or }}}})"]
-    allowed, required = _FIELDS[kind]
+    allowed, required = PLACEHOLDERS[kind]
     problems: list[str] = []
     used: set[str] = set()
     for _, name, spec, conversion in parsed:

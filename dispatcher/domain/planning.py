@@ -152,27 +152,29 @@ class PlannedCallUp:
 
 def channels_for(person: Person) -> tuple[Channel, ...]:
     """SMS first when the person has a mobile, then e-mail."""
-    channels: list[Channel] = []
-    if person.sms_number is not None:
-        channels.append(Channel.SMS)
-    if person.email:
-        channels.append(Channel.EMAIL)
-    return tuple(channels)
+    return _channels(person.sms_number, person.email)
+
+
+def _channels(sms_number: str | None, email: str | None) -> tuple[Channel, ...]:
+    if sms_number:
+        return (Channel.SMS, Channel.EMAIL) if email else (Channel.SMS,)
+    return (Channel.EMAIL,) if email else ()
 
 
 def _planned(person: Person, unit: Unit, kind: PlacementKind) -> PlannedCallUp:
+    sms_number, email = person.sms_number, person.email or None
     return PlannedCallUp(
         person_id=person.person_id,
         person_name=person.name,
         department=person.department,
         protected=person.protected,
-        sms_number=person.sms_number,
-        email=person.email or None,
+        sms_number=sms_number,
+        email=email,
         unit_id=unit.unit_id,
         unit_name=unit.name,
         unit_address=unit.address,
         placement_kind=kind,
-        channels=channels_for(person),
+        channels=_channels(sms_number, email),
     )
 
 

@@ -100,6 +100,7 @@ class ReadinessReport:
     lapsed: tuple[LapsedTraining, ...]
     unplaced_units: tuple[UnitReadiness, ...]  # units nobody is placed at
     unplaced_people: tuple[PersonEntry, ...]  # people with no crisis placement
+    refused: tuple[RefusedEntry, ...] = ()  # contacts a provider refused, still in the roster
 
     @property
     def empty(self) -> bool:
@@ -107,8 +108,39 @@ class ReadinessReport:
         return not self.units and self.totals.people == 0
 
 
-def assess_readiness(roster: Roster, *, today: date, valid_terms: int) -> ReadinessReport:
-    """The readiness report for `roster` on `today`, counting `valid_terms` terms as trained."""
+@dataclass(frozen=True, slots=True)
+class RefusedContact:
+    """A phone number or e-mail address a provider refused for good during an activation."""
+
+    person_id: str
+    channel: str  # "sms" or "email"
+    address: str
+    error_code: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEntry:
+    person: PersonEntry
+    channel: str
+    address: str | None  # None for a protected person
+    error_code: str
+    detail: str
+
+
+def assess_readiness(
+    roster: Roster,
+    *,
+    today: date,
+    valid_terms: int,
+    refused: Iterable[RefusedContact] = (),
+) -> ReadinessReport:
+    """The readiness report for `roster` on `today`, counting `valid_terms` terms as trained.
+
+    `refused` are contacts providers refused in past activations; those the roster still
+    holds unchanged are listed for the roster administrators to fix (a corrected number or
+    address drops off the list by itself).
+    """
     if valid_terms < 1:
         raise ValueError("valid_terms must be at least 1")
     counted = terms_counted(today, valid_terms)
@@ -173,6 +205,34 @@ def assess_readiness(roster: Roster, *, today: date, valid_terms: int) -> Readin
         ),
         unplaced_units=tuple(u for u in units if u.placed == 0),
         unplaced_people=entries.of(p for p in roster.people if p.placement is None),
+        refused=_still_refused(roster, refused, entries),
+    )
+
+
+def _still_refused(
+    roster: Roster, refused: Iterable[RefusedContact], entries: _PeopleLister
+) -> tuple[RefusedEntry, ...]:
+    people = {p.person_id: p for p in roster.people}
+    current = []
+    for contact in refused:
+        person = people.get(contact.person_id)
+        if person is None:
+            continue
+        address = person.phone if contact.channel == "sms" else person.email
+        if address != contact.address:
+            continue
+        current.append((person, contact))
+    order = {p.person_id: i for i, p in enumerate(entries.ordered(p for p, _ in current))}
+    current.sort(key=lambda item: (order[item[0].person_id], item[1].channel))
+    return tuple(
+        RefusedEntry(
+            entries.entry(person),
+            contact.channel,
+            None if person.protected else contact.address,
+            contact.error_code,
+            contact.detail,
+        )
+        for person, contact in current
     )
 
 
@@ -258,6 +318,7 @@ def readiness_to_dict(report: ReadinessReport) -> dict[str, Any]:
             "lapsed": len(report.lapsed),
             "unplaced_units": len(report.unplaced_units),
             "unplaced_people": len(report.unplaced_people),
+            "refused_contacts": len(report.refused),
         },
         "units": [_unit_dict(u) for u in report.units],
         "unreachable": [_person_dict(p) for p in report.unreachable],
@@ -271,6 +332,16 @@ def readiness_to_dict(report: ReadinessReport) -> dict[str, Any]:
         ],
         "unplaced_units": [_unit_dict(u) for u in report.unplaced_units],
         "unplaced_people": [_person_dict(p) for p in report.unplaced_people],
+        "refused_contacts": [
+            {
+                **_person_dict(item.person),
+                "channel": item.channel,
+                "address": item.address,
+                "error_code": item.error_code,
+                "detail": item.detail,
+            }
+            for item in report.refused
+        ],
     }
 
 

@@ -53,9 +53,16 @@ _REPLACEMENTS: dict[str, str] = {
 }
 
 
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
     """True when the whole text can be sent in the GSM-7 alphabet."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7_ALL.issuperset(text)
+
+
+def _extension_count(text: str) -> int:
+    return sum(text.count(ch) for ch in GSM7_EXTENSION)
 
 
 def gsm7_length(text: str) -> int:
@@ -63,13 +70,10 @@ def gsm7_length(text: str) -> int:
 
     Only meaningful when `is_gsm7(text)`.
     """
-    return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    return len(text) + _extension_count(text)
 
 
-def _pack(widths: Iterable[int], single: int, part: int) -> int:
-    widths = list(widths)
-    if sum(widths) <= single:
-        return 1
+def _pack(widths: Iterable[int], part: int) -> int:
     parts, used = 1, 0
     for width in widths:
         if used + width > part:  # a two-unit character never straddles parts
@@ -81,21 +85,27 @@ def _pack(widths: Iterable[int], single: int, part: int) -> int:
 def sms_segments(text: str) -> int:
     """How many SMS segments the text is sent as (an empty text still takes one)."""
     if is_gsm7(text):
-        return _pack((2 if ch in GSM7_EXTENSION else 1 for ch in text), GSM7_SINGLE, GSM7_PART)
-    return _pack((2 if ord(ch) > 0xFFFF else 1 for ch in text), UCS2_SINGLE, UCS2_PART)
+        septets = gsm7_length(text)
+        if septets <= GSM7_SINGLE:
+            return 1
+        if septets == len(text):  # no two-septet characters: plain division
+            return -(-septets // GSM7_PART)
+        return _pack((2 if ch in GSM7_EXTENSION else 1 for ch in text), GSM7_PART)
+    units = len(text.encode("utf-16-le")) // 2
+    if units <= UCS2_SINGLE:
+        return 1
+    if units == len(text):  # no surrogate pairs
+        return -(-units // UCS2_PART)
+    return _pack((2 if ord(ch) > 0xFFFF else 1 for ch in text), UCS2_PART)
 
 
 def non_gsm7_characters(text: str) -> list[str]:
     """The distinct characters that force UCS-2, in order of first appearance."""
-    seen: dict[str, None] = {}
-    for ch in text:
-        if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION:
-            seen.setdefault(ch)
-    return list(seen)
+    return [ch for ch in dict.fromkeys(text) if ch not in _GSM7_ALL]
 
 
 def _convert(ch: str) -> str:
-    if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+    if ch in _GSM7_ALL:
         return ch
     if ch in _REPLACEMENTS:
         return _REPLACEMENTS[ch]
@@ -118,4 +128,6 @@ def to_gsm7(text: str) -> str:
     are, so the result may still need UCS-2: check with `is_gsm7`.
     """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n")
+    if is_gsm7(text):
+        return text
     return "".join(_convert(ch) for ch in text)

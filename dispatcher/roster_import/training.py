@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, timedelta
 
@@ -19,6 +20,8 @@ TRAINING_SPEC = TableSpec(
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PLANNED_AHEAD = timedelta(days=366)
+# A training file names a handful of terms, once per row: parse each spelling once.
+_parse_term = functools.lru_cache(maxsize=256)(parse_term)
 
 
 def parse_training(
@@ -50,7 +53,7 @@ def parse_training(
         term = term_of(week_start)
         given = cells.text("term")
         if given:
-            stated = cells.parse("term", parse_term, term)
+            stated = cells.parse("term", _parse_term, term)
             if stated != term:
                 cells.error(
                     "term",

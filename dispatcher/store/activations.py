@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,13 +96,13 @@ async def open_reply_codes(conn: aiosqlite.Connection) -> set[str]:
         return {str(r[0]) for r in await cursor.fetchall()}
 
 
-async def busy_people(conn: aiosqlite.Connection) -> set[str]:
+async def busy_people(conn: aiosqlite.Connection) -> frozenset[str]:
     """People with a call-up still awaiting or confirmed in an open activation."""
     async with conn.execute(
         "SELECT DISTINCT c.person_id FROM callups c JOIN activations a ON a.id = c.activation_id"
         " WHERE a.state = 'active' AND c.state IN ('awaiting', 'confirmed')"
     ) as cursor:
-        return {str(r[0]) for r in await cursor.fetchall()}
+        return frozenset(str(r[0]) for r in await cursor.fetchall())
 
 
 async def insert_activation(conn: aiosqlite.Connection, activation: ActivationRecord) -> None:
@@ -153,53 +153,45 @@ async def insert_callups(
     conn: aiosqlite.Connection,
     activation_id: str,
     new_callups: Sequence[NewCallUp],
+    first_messages: Sequence[NewMessage],
     now_ms: int,
-    compose: Callable[[int, NewCallUp], NewMessage | None],
 ) -> int:
     """Insert call-ups with ids we choose (we are the only writer) and their first messages.
 
-    `compose(callup_id, callup)` returns the first message to queue, or None when the
-    person cannot be reached (the call-up is then inserted as `failed`).
+    Each message's `callup_id` is the index of its call-up in `new_callups`. Returns the id
+    given to the first call-up.
     """
     async with conn.execute("SELECT COALESCE(MAX(id), 0) FROM callups") as cursor:
         row = await cursor.fetchone()
-    first_id = int(row[0]) + 1 if row is not None else 1
-    callup_rows = []
-    messages: list[NewMessage] = []
-    for offset, callup in enumerate(new_callups):
-        callup_id = first_id + offset
-        message = compose(callup_id, callup) if callup.state == "awaiting" else None
-        state = callup.state if message is not None else "failed"
-        if message is not None:
-            messages.append(message)
-        callup_rows.append(
-            (
-                callup_id,
-                activation_id,
-                callup.person_id,
-                callup.person_name,
-                callup.department,
-                int(callup.protected),
-                callup.sms_number,
-                callup.email,
-                callup.unit_id,
-                callup.unit_name,
-                callup.unit_address,
-                callup.placement_kind,
-                callup.reply_code,
-                state,
-                now_ms,
-                now_ms,
-            )
-        )
+    first_id = (int(row[0]) if row is not None else 0) + 1
     await conn.executemany(
         "INSERT INTO callups (id, activation_id, person_id, person_name, department, protected,"
         " sms_number, email, unit_id, unit_name, unit_address, placement_kind, reply_code, state,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        callup_rows,
+        (
+            (
+                first_id + index,
+                activation_id,
+                c.person_id,
+                c.person_name,
+                c.department,
+                int(c.protected),
+                c.sms_number,
+                c.email,
+                c.unit_id,
+                c.unit_name,
+                c.unit_address,
+                c.placement_kind,
+                c.reply_code,
+                c.state,
+                now_ms,
+                now_ms,
+            )
+            for index, c in enumerate(new_callups)
+        ),
     )
-    await outbox.enqueue(conn, messages, now_ms)
-    return len(callup_rows)
+    await outbox.enqueue(conn, first_messages, now_ms, callup_id_base=first_id)
+    return first_id
 
 
 async def set_state(

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from dispatcher.domain.readiness import RefusedContact
+from dispatcher.store.database import Database
+
 
 @dataclass(frozen=True, slots=True)
 class CallUpSnapshot:
@@ -118,3 +121,12 @@ async def note_contact_problems(
             for p in problems
         ),
     )
+
+
+async def refused_contacts(db: Database) -> list[RefusedContact]:
+    """Every contact a provider refused for good, for the readiness report."""
+    rows = await db.fetch_all(
+        "SELECT person_id, channel, address, error_code, detail FROM contact_problems"
+        " ORDER BY last_seen_at DESC"
+    )
+    return [RefusedContact(*tuple(r)) for r in rows]

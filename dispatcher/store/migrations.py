@@ -175,7 +175,7 @@ CREATE TABLE messages (
     attempts          INTEGER NOT NULL DEFAULT 0,
     next_attempt_at   INTEGER NOT NULL,
     claimed_at        INTEGER,
-    provider_id       TEXT UNIQUE,
+    provider_id       TEXT,
     provider_status   TEXT,
     error_code        TEXT,
     error_detail      TEXT,
@@ -186,6 +186,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_due ON messages (channel, next_attempt_at)
     WHERE state IN ('queued', 'failed_temporary');
 CREATE INDEX messages_sending ON messages (state) WHERE state = 'sending';
+CREATE UNIQUE INDEX messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
 CREATE INDEX messages_callup ON messages (callup_id);
 CREATE INDEX messages_activation_state ON messages (activation_id, state);
 

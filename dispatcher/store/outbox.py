@@ -58,8 +58,15 @@ def _message(row: aiosqlite.Row | Sequence[object]) -> OutboxMessage:
     return OutboxMessage(*row)  # columns are listed in _COLUMNS order
 
 
-async def enqueue(conn: aiosqlite.Connection, messages: Iterable[NewMessage], now_ms: int) -> None:
-    """Queue messages, due at once."""
+async def enqueue(
+    conn: aiosqlite.Connection,
+    messages: Iterable[NewMessage],
+    now_ms: int,
+    *,
+    callup_id_base: int = 0,
+) -> None:
+    """Queue messages, due at once. `callup_id_base` is added to every message's call-up id
+    (messages prepared before their call-ups had ids carry the call-up's index instead)."""
     await conn.executemany(
         "INSERT INTO messages (activation_id, callup_id, channel, purpose, recipient, subject,"
         " body, html, segments, state, attempts, next_attempt_at, created_at, updated_at)"
@@ -67,7 +74,7 @@ async def enqueue(conn: aiosqlite.Connection, messages: Iterable[NewMessage], no
         (
             (
                 m.activation_id,
-                m.callup_id,
+                None if m.callup_id is None else m.callup_id + callup_id_base,
                 m.channel,
                 m.purpose,
                 m.recipient,

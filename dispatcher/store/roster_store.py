@@ -35,8 +35,23 @@ _PERSON_COLUMNS = (
 )
 _TRAINING_COLUMNS = "person_id, unit_id, term, week_start"
 
+# Enum look-ups by value through a dict: calling the Enum costs ~3 µs a row on 100,000 rows.
+_PHONE_KINDS = {kind.value: kind for kind in PhoneKind}
+_ROLES = {role.value: role for role in Role}
 # A roster holds few distinct terms; parse each once, not once per training week.
 _term = functools.lru_cache(maxsize=64)(parse_term)
+
+_INSERT_UNIT = f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_UPDATE_UNIT = (
+    "UPDATE units SET name = ?, service = ?, area = ?, address = ?, crisis_need = ?,"
+    " training_capacity = ? WHERE unit_id = ?"
+)
+_INSERT_PERSON = f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+_UPDATE_PERSON = (
+    "UPDATE people SET name = ?, phone = ?, phone_kind = ?, email = ?, role = ?, pay_pct = ?,"
+    " department = ?, placement = ?, reserve_placement = ?, protected = ? WHERE person_id = ?"
+)
+_INSERT_TRAINING = f"INSERT INTO training_weeks ({_TRAINING_COLUMNS}) VALUES (?, ?, ?, ?)"
 
 _SELECT_UNITS = f"SELECT {_UNIT_COLUMNS} FROM units ORDER BY unit_id"
 _SELECT_PEOPLE = f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY person_id"
@@ -65,8 +80,11 @@ async def replace_roster(
 ) -> RosterChanges:
     """Replace the whole roster with `roster` in one transaction; return what changed.
 
-    Also records the import (who, when, from which files, what changed) in
-    `roster_imports`. On any error nothing is changed.
+    Only the differences are written (rows removed, changed and added, in batches, in an
+    order the foreign keys accept): afterwards the tables hold exactly `roster`, as if
+    emptied and refilled, but a weekly re-import that changes a few people writes a few
+    rows instead of 200,000. Also records the import (who, when, from which files, what
+    changed) in `roster_imports`. On any error nothing is changed.
     """
     async with db.transaction() as conn:
         old = _roster_from_rows(
@@ -75,22 +93,7 @@ async def replace_roster(
             await _fetch(conn, _SELECT_TRAINING),
         )
         changes = compare_rosters(old, roster)
-        # Children before parents: training weeks and people refer to units.
-        await conn.execute("DELETE FROM training_weeks")
-        await conn.execute("DELETE FROM people")
-        await conn.execute("DELETE FROM units")
-        await conn.executemany(
-            f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (_unit_row(unit) for unit in roster.units),
-        )
-        await conn.executemany(
-            f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_person_row(person) for person in roster.people),
-        )
-        await conn.executemany(
-            f"INSERT INTO training_weeks ({_TRAINING_COLUMNS}) VALUES (?, ?, ?, ?)",
-            (_training_row(week) for week in roster.training),
-        )
+        await _write_changes(conn, old, roster, changes)
         await conn.execute(
             "INSERT INTO roster_imports (imported_at, imported_by, source, units_added,"
             " units_updated, units_removed, people_added, people_updated, people_removed,"
@@ -110,6 +113,46 @@ async def replace_roster(
             ),
         )
     return changes
+
+
+async def _write_changes(
+    conn: aiosqlite.Connection, old: Roster, new: Roster, changes: RosterChanges
+) -> None:
+    """Turn the tables holding `old` into tables holding `new`.
+
+    The order keeps every foreign key satisfied at every statement: training weeks go
+    first, units come before the people placed at them and leave after them. Rows are
+    written in key order, which SQLite's B-trees take about twice as fast.
+    """
+    units = {unit.unit_id: unit for unit in new.units}
+    people = {person.person_id: person for person in new.people}
+    old_weeks = {_training_row(week) for week in old.training}
+    new_weeks = {_training_row(week) for week in new.training}
+
+    await conn.executemany(
+        "DELETE FROM training_weeks WHERE person_id = ? AND unit_id = ? AND week_start = ?",
+        sorted((r[0], r[1], r[3]) for r in old_weeks - new_weeks),
+    )
+    await conn.executemany(_INSERT_UNIT, (_unit_row(units[i]) for i in changes.units_added))
+    await conn.executemany(
+        _UPDATE_UNIT, (_updated(_unit_row(units[i])) for i in changes.units_updated)
+    )
+    await conn.executemany(
+        "DELETE FROM people WHERE person_id = ?", ((i,) for i in changes.people_removed)
+    )
+    await conn.executemany(
+        _UPDATE_PERSON, (_updated(_person_row(people[i])) for i in changes.people_updated)
+    )
+    await conn.executemany(_INSERT_PERSON, (_person_row(people[i]) for i in changes.people_added))
+    await conn.executemany(
+        "DELETE FROM units WHERE unit_id = ?", ((i,) for i in changes.units_removed)
+    )
+    await conn.executemany(_INSERT_TRAINING, sorted(new_weeks - old_weeks))
+
+
+def _updated(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An insert row as parameters of an UPDATE: the other columns, then the key."""
+    return (*row[1:], row[0])
 
 
 async def _fetch(conn: aiosqlite.Connection, sql: str) -> list[sqlite3.Row]:
@@ -170,9 +213,9 @@ def _roster_from_rows(
                 person_id=row[0],
                 name=row[1],
                 phone=row[2],
-                phone_kind=PhoneKind(row[3]),
+                phone_kind=_PHONE_KINDS[row[3]],
                 email=row[4],
-                role=Role(row[5]),
+                role=_ROLES[row[5]],
                 pay_pct=row[6],
                 department=row[7],
                 placement=row[8],

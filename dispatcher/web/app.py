@@ -30,6 +30,7 @@ from dispatcher.web import (
     SETTINGS,
     routes_activations,
     routes_health,
+    routes_roster,
     routes_tokens,
 )
 from dispatcher.web.auth import AUTHENTICATORS, Authenticator, bearer_token
@@ -87,6 +88,7 @@ ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_health.add_routes,
     routes_tokens.add_routes,
     routes_activations.add_routes,
+    routes_roster.add_routes,
 )
 
 
