@@ -26,6 +26,7 @@ from dispatcher.commands import (
 from dispatcher.logs import configure_logging
 from dispatcher.settings import SettingsError, load_settings
 from dispatcher.store.database import StoreError
+from dispatcher.templates import TemplateError
 
 _COMMAND_MODULES = (serve, roster, tokens, activations, sandbox, demo)
 
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, os.environ)
         return handler(args, settings)
-    except (UserError, SettingsError, StoreError) as error:
+    except (UserError, SettingsError, StoreError, TemplateError) as error:
         print(f"dispatcher: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

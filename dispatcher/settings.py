@@ -151,6 +151,7 @@ class EscalationSettings:
     answer_deadline_minutes: int = 60
     gap_report_every_minutes: int = 15
     two_person_approval: bool = False
+    surplus: Literal["welcome", "release"] = "welcome"  # a late yes to a full unit
 
     def __post_init__(self) -> None:
         for key in (

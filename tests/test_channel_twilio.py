@@ -13,11 +13,22 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
-from dispatcher.channels import Outcome, OutgoingSms, ProviderUnavailable, open_channels
-from dispatcher.channels.twilio_sms import TwilioSmsChannel, parse_retry_after
+from dispatcher.channels import (
+    Outcome,
+    OutgoingSms,
+    ProviderUnavailable,
+    classify_twilio_error,
+    open_channels,
+)
+from dispatcher.channels.twilio_sms import (
+    CREDENTIALS_REJECTED,
+    TwilioSmsChannel,
+    parse_retry_after,
+)
 from dispatcher.settings import Settings, settings_from_mapping
 from dispatcher.store.database import Database
 from tests.fakes.twilio_api import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, FakeTwilio
@@ -143,14 +154,32 @@ async def test_500_is_temporary(channel: TwilioSmsChannel, fake: FakeTwilio) -> 
     )
 
 
-async def test_wrong_credentials_are_permanent_by_the_4xx_rule(server: TestServer) -> None:
+async def test_wrong_credentials_are_temporary_and_logged_as_an_error(
+    server: TestServer, fake: FakeTwilio
+) -> None:
+    """A 401 is our configuration's fault, not the number's: the message waits for the fix."""
     settings = twilio_settings(base_url(server), auth_token="wrong")
     sms = TwilioSmsChannel(settings.sms.twilio, PUBLIC_URL)
     try:
-        result = await sms.send(callup())
+        with structlog.testing.capture_logs() as logs:
+            first = await sms.send(callup(ALICE, 1))
+            second = await sms.send(callup(BOB, 2))
     finally:
         await sms.close()
-    assert (result.outcome, result.error_code) == (Outcome.PERMANENT, "20003")
+    for result in (first, second):
+        assert (result.outcome, result.error_code) == (Outcome.TEMPORARY, "20003")
+        assert not result.may_have_sent  # refused at the door: nothing was created
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == [CREDENTIALS_REJECTED] * 2  # once per occurrence
+    assert "TWILIO_AUTH_TOKEN" in CREDENTIALS_REJECTED
+    assert fake.messages == []
+
+
+def test_credentials_codes_are_temporary_other_4xx_stay_permanent() -> None:
+    assert classify_twilio_error(401, 20003) is Outcome.TEMPORARY
+    assert classify_twilio_error(401, None) is Outcome.TEMPORARY
+    assert classify_twilio_error(400, 21211) is Outcome.PERMANENT
+    assert classify_twilio_error(404, 20404) is Outcome.PERMANENT
 
 
 async def test_hang_is_temporary_within_the_timeout(server: TestServer, fake: FakeTwilio) -> None:

@@ -7,6 +7,7 @@ test_dispatch_e2e.py; these cover the worker's own rules quickly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from dispatcher.store import activations, outbox
 from dispatcher.store.activations import ActivationRecord, NewCallUp
 from dispatcher.store.callups import CallUpSnapshot
 from dispatcher.store.database import Database
+from dispatcher.store.message_status import Change, StatusReport, record_status_report
 from dispatcher.store.outbox import NewMessage
 
 START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -233,6 +235,28 @@ async def test_giving_up_on_temporary_failures_switches_channel(world: World) ->
     await dispatcher.wait_idle()
     assert len(world.sms.sent) == 2
     assert [e.to for e in world.email.sent] == ["p1@example.se"]
+    # An outage is no wrong number: nothing goes on the roster administrators' list.
+    assert await world.db.fetch_all("SELECT * FROM contact_problems") == []
+
+
+async def test_a_status_report_that_beats_the_result_is_applied_later(world: World) -> None:
+    await declare(world, [("P1", "+46701111111", "p1@example.se")])
+    first_sid = f"SM{1:032d}"  # what RecordingSms answers for its first hand-off
+    early = await record_status_report(
+        world.db,
+        StatusReport(first_sid, "undelivered", "21211"),
+        now_ms=to_millis(world.clock.now()),
+        composer=EmailComposer(),
+    )
+    assert early.change is Change.UNKNOWN_MESSAGE
+    dispatcher = world.make()
+    await dispatcher.start()
+    await dispatcher.wait_idle()
+    assert await states(world) == {
+        "sms:+46701111111": "failed_permanent",
+        "email:p1@example.se": "sent",
+    }
+    assert await world.db.fetch_all("SELECT * FROM early_status_reports") == []
 
 
 async def test_lost_answer_is_looked_up_before_resending(world: World) -> None:
@@ -290,3 +314,22 @@ async def test_stop_returns_claimed_but_unsent_messages(world: World) -> None:
     assert counts.get("sending", 0) == 0
     assert counts["sent"] == len(world.sms.sent)
     assert counts["sent"] + counts["queued"] == 50
+
+
+@pytest.mark.parametrize("steps", range(12))
+async def test_a_claim_cancelled_at_any_point_leaves_the_writer_usable(
+    world: World, steps: int
+) -> None:
+    """Shutdown cancels the claim loops wherever they are; the next commit must still work."""
+    await declare(world, [(f"P{i}", f"+4670{i:07d}", None) for i in range(20)])
+    claim = asyncio.create_task(
+        outbox.claim_due(world.db, channel="sms", now_ms=to_millis(world.clock.now()), limit=10)
+    )
+    for _ in range(steps):  # let the claim run to a different await each time
+        await asyncio.sleep(0)
+    claim.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await claim
+    async with world.db.transaction() as conn:
+        await conn.execute("INSERT INTO service_meta VALUES ('after', 'cancel')")
+    assert await world.db.fetch_one("SELECT value FROM service_meta WHERE key = 'after'")

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import structlog
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -38,11 +39,16 @@ from dispatcher.channels.base import (
     ProviderUnavailable,
     SendResult,
 )
-from dispatcher.channels.twilio_errors import classify_twilio_error
+from dispatcher.channels.twilio_errors import classify_twilio_error, is_credentials_error
 from dispatcher.settings import TwilioSettings
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
+CREDENTIALS_REJECTED = (
+    "Twilio rejected the credentials: check TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
+)
 _TWILIO_ERRORS = (TwilioRestException, TwilioServiceException)
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -193,6 +199,8 @@ def _error_result(
 ) -> SendResult:
     detail = f"Twilio {status} {code}: {message}"[:300]
     error_code = str(code) if code is not None else str(status)
+    if is_credentials_error(status, code):  # our configuration, not the number: say it loudly
+        log.error(CREDENTIALS_REJECTED, status=status, error_code=error_code)
     if classify_twilio_error(status, code) is Outcome.PERMANENT:
         return SendResult.permanent(detail, error_code=error_code)
     retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)

@@ -56,7 +56,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for the length of one import.
 
-    A 100,000-person import builds about a million long-lived objects and no reference
+    A 100,000-person import builds over half a million long-lived objects and no reference
     cycles; the collector would walk them again and again for nothing (a fifth of the
     parse time, measured). Reference counting still frees everything as usual.
     """

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from dispatcher.commands import UserError
 from dispatcher.settings import Settings
+from dispatcher.templates import load_templates
 from dispatcher.web.app import create_app
 
 # In-flight requests get this long to finish on shutdown before resources are closed.
@@ -36,11 +37,19 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 < port < 65536:
         raise UserError(f"--port: must be 1–65535, got {port}")
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    templates = load_templates(settings.service.language)  # a bad template stops start-up here
 
     def announce(_banner: str) -> None:
         # run_app calls its `print` once every socket listens: the moment to say so,
         # as one structured event instead of its banner on standard output.
-        log.info("serving", url=url, database=str(settings.service.database))
+        log.info(
+            "serving",
+            url=url,
+            database=str(settings.service.database),
+            sms=settings.sms.provider,
+            email=settings.email.provider,
+            templates=templates.source,
+        )
 
     try:
         web.run_app(

@@ -7,6 +7,7 @@ e-mail that replaces the SMS and the call-up it may fail are committed together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +24,18 @@ from dispatcher.store.outbox import MessageUpdate, NewMessage, OutboxMessage
 CHANNEL_ORDER = ("sms", "email")
 # Purposes whose permanent failure moves the person on to the next channel.
 SWITCHING_PURPOSES = frozenset({"callup"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelFailure:
+    """A message given up on its channel. `address_at_fault` is true when the provider refused
+    the address itself (invalid, opted out, landline): only then is the contact listed for the
+    roster administrators to fix — an outage or a credentials fault is no reason to."""
+
+    message: OutboxMessage
+    error_code: str
+    detail: str
+    address_at_fault: bool
 
 
 class CallUpComposer(Protocol):
@@ -46,7 +59,7 @@ async def record_outcomes(
     """Write the results; return True when new messages were queued (fallbacks)."""
     now_ms = to_millis(now)
     updates: list[MessageUpdate] = []
-    given_up: list[tuple[OutboxMessage, str, str]] = []  # message, error code, detail
+    given_up: list[ChannelFailure] = []
     for message, result in results:
         attempts = message.attempts + 1
         if result.outcome is Outcome.SENT:
@@ -74,6 +87,8 @@ async def record_outcomes(
                     to_millis(next_at),
                     error_code=result.error_code,
                     error_detail=result.detail,
+                    # The attempt may have reached the provider: ask before sending again.
+                    unsure_since=message.claimed_at if result.may_have_sent else None,
                 )
             )
             continue
@@ -90,7 +105,14 @@ async def record_outcomes(
                 error_detail=detail,
             )
         )
-        given_up.append((message, result.error_code or "", detail))
+        given_up.append(
+            ChannelFailure(
+                message,
+                result.error_code or "",
+                detail,
+                address_at_fault=result.outcome is Outcome.PERMANENT,
+            )
+        )
     await outbox.apply_updates(conn, updates, now_ms)
     if not given_up:
         return False
@@ -99,39 +121,42 @@ async def record_outcomes(
 
 async def switch_channel(
     conn: aiosqlite.Connection,
-    failures: Sequence[tuple[OutboxMessage, str, str]],
+    failures: Sequence[ChannelFailure],
     *,
     now_ms: int,
     composer: CallUpComposer | None,
 ) -> bool:
-    """After permanent failures: note the contacts, queue the next channel, or fail the call-up."""
+    """After a channel is given up: note refused contacts, queue the next channel, or fail
+    the call-up when no channel is left."""
     switching = [
-        (m, code, detail)
-        for m, code, detail in failures
-        if m.callup_id is not None and m.purpose in SWITCHING_PURPOSES
+        f
+        for f in failures
+        if f.message.callup_id is not None and f.message.purpose in SWITCHING_PURPOSES
     ]
     if not switching:
         return False
-    callup_ids = [m.callup_id for m, _, _ in switching if m.callup_id is not None]
+    callup_ids = [f.message.callup_id for f in switching if f.message.callup_id is not None]
     by_id = {s.id: s for s in await callups.snapshots(conn, callup_ids)}
     tried = await callups.channels_tried(conn, by_id, "callup")
     problems: list[ContactProblem] = []
     fallbacks: list[NewMessage] = []
     unreachable: list[int] = []
-    for message, code, detail in switching:
+    for failure in switching:
+        message = failure.message
         callup = by_id.get(message.callup_id or -1)
         if callup is None:
             continue
-        problems.append(
-            ContactProblem(
-                callup.person_id,
-                message.channel,
-                message.recipient,
-                code,
-                detail,
-                callup.activation_id,
+        if failure.address_at_fault:
+            problems.append(
+                ContactProblem(
+                    callup.person_id,
+                    message.channel,
+                    message.recipient,
+                    failure.error_code,
+                    failure.detail,
+                    callup.activation_id,
+                )
             )
-        )
         if callup.state != "awaiting":
             continue
         remaining = [c for c in CHANNEL_ORDER if c not in tried[callup.id] and _address(callup, c)]

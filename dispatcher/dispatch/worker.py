@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from dispatcher.clock import Clock, from_millis, to_millis
 from dispatcher.dispatch.outcomes import CallUpComposer, record_outcomes
 from dispatcher.dispatch.pacing import TokenBucket
 from dispatcher.domain.delivery import RetryPolicy
-from dispatcher.store import outbox
+from dispatcher.store import message_status, outbox
 from dispatcher.store.database import Database
 from dispatcher.store.outbox import OutboxMessage
 
@@ -39,6 +40,12 @@ log = structlog.get_logger("dispatcher.dispatch")
 SendFunction = Callable[[OutboxMessage], Awaitable[SendResult]]
 
 _MAX_POLL_SECONDS = 1.0
+# What a lookup at the provider can say besides a message id.
+_ABSENT = "<absent>"
+_UNKNOWN = "<unknown>"
+_STILL_UNSURE = SendResult.temporary(
+    "the provider cannot say whether an earlier attempt arrived", may_have_sent=True
+)
 _RECORD_BATCH = 500
 
 
@@ -134,41 +141,52 @@ class Dispatcher:
         """Settle messages a dead process left `sending`.
 
         An SMS is resent only if the provider has no message to that number created since
-        the claim; an e-mail is resent (a duplicate e-mail is the lesser harm).
+        the claim; when the provider cannot say, the message waits, marked unsure, and is
+        looked up again before its next attempt. An e-mail is resent (a duplicate e-mail is
+        the lesser harm; SMTP cannot be asked).
         """
         stranded = await outbox.left_sending(self._db)
         if not stranded:
             return
-        found: list[tuple[OutboxMessage, SendResult]] = []
+        settled: list[tuple[OutboxMessage, SendResult]] = []
         resend: list[OutboxMessage] = []
         for message in stranded:
-            provider_id = await self._find_at_provider(message)
-            if provider_id is None:
+            found = await self._look_up(message, message.claimed_at)
+            if found is _ABSENT or message.channel != "sms":
                 resend.append(message)
+            elif found is _UNKNOWN:
+                settled.append((message, _STILL_UNSURE))
             else:
-                found.append((message, SendResult.sent(provider_id, "recovered")))
+                settled.append((message, SendResult.sent(found, "recovered")))
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            await record_outcomes(conn, found, now=now, retry=self._retry, composer=self._composer)
+            await record_outcomes(
+                conn, settled, now=now, retry=self._retry, composer=self._composer
+            )
             await outbox.requeue(conn, [m.id for m in resend], to_millis(now))
         log.warning(
             "recovered stranded messages",
             stranded=len(stranded),
-            found_at_provider=len(found),
+            found_at_provider=sum(1 for _, r in settled if r.outcome is Outcome.SENT),
+            unsure=sum(1 for _, r in settled if r.outcome is not Outcome.SENT),
             requeued=len(resend),
         )
 
-    async def _find_at_provider(self, message: OutboxMessage) -> str | None:
-        if message.channel != "sms" or message.claimed_at is None:
-            return None
+    async def _look_up(self, message: OutboxMessage, since_ms: int | None) -> str:
+        """The provider's id for an SMS to this number created since `since_ms`, or
+        `_ABSENT` when there is none, or `_UNKNOWN` when the provider cannot say."""
+        if message.channel != "sms" or since_ms is None:
+            return _ABSENT
         # A little slack for clock differences between us and the provider.
-        since = from_millis(message.claimed_at) - timedelta(seconds=5)
+        since = from_millis(since_ms) - timedelta(seconds=5)
         try:
             ids = await self._sms.find_sent(message.recipient, since)
-        except Exception:  # the provider is down: resending risks one duplicate, losing is worse
-            log.exception("provider lookup failed; resending", message_id=message.id)
-            return None
-        return ids[0] if ids else None
+        except (
+            Exception
+        ) as error:  # any failure to ask is "cannot say": never a reason to send twice
+            log.warning("provider lookup failed", message_id=message.id, error=str(error))
+            return _UNKNOWN
+        return ids[0] if ids else _ABSENT
 
     # -- sending ---------------------------------------------------------------------
 
@@ -218,14 +236,27 @@ class Dispatcher:
     def _hand_off_done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
 
+    async def _attempt(self, lane: _Lane, message: OutboxMessage) -> SendResult:
+        """One attempt, never sending an SMS that an earlier attempt may already have sent."""
+        if message.unsure_since is not None:
+            found = await self._look_up(message, message.unsure_since)
+            if found is _UNKNOWN:
+                return _STILL_UNSURE
+            if found is not _ABSENT:
+                return SendResult.sent(found, "found after lost answer")
+        result = await lane.send(message)
+        if result.outcome is Outcome.TEMPORARY and result.may_have_sent:
+            # The request reached the provider and its answer was lost: look before resending.
+            found = await self._look_up(message, message.claimed_at)
+            if found is _ABSENT and message.channel == "sms":
+                return dataclasses.replace(result, may_have_sent=False)
+            if found is not _ABSENT and found is not _UNKNOWN:
+                return SendResult.sent(found, "found after lost answer")
+        return result
+
     async def _hand_off(self, lane: _Lane, message: OutboxMessage) -> None:
         try:
-            result = await lane.send(message)
-            if result.outcome is Outcome.TEMPORARY and result.may_have_sent:
-                # The request reached the provider and the answer was lost: look before resending.
-                provider_id = await self._find_at_provider(message)
-                if provider_id is not None:
-                    result = SendResult.sent(provider_id, "found after lost answer")
+            result = await self._attempt(lane, message)
         except Exception as error:  # a channel bug must not lose the message: retry it later
             log.exception("channel raised", message_id=message.id, channel=lane.name)
             result = SendResult.temporary(detail=f"internal error: {type(error).__name__}")
@@ -250,7 +281,12 @@ class Dispatcher:
                 queued_more = await record_outcomes(
                     conn, batch, now=now, retry=self._retry, composer=self._composer
                 )
+            sent = [r.provider_id for _, r in batch if r.provider_id is not None]
+            replayed = await message_status.replay_early_reports(
+                self._db, sent, now_ms=to_millis(now), composer=self._composer
+            )
             self._unrecorded -= len(batch)
+            queued_more = queued_more or any(r.fallback_queued for r in replayed)
             self.last_progress_at = now
             for message, result in batch:
                 log.info(

@@ -6,7 +6,7 @@ problem in them; reading files and writing the store happen at the edges
 """
 
 from dispatcher.roster_import.contacts import Phone, normalise_email, normalise_phone
-from dispatcher.roster_import.csv_reader import detect_delimiter, normalise_header
+from dispatcher.roster_import.headers import detect_delimiter, normalise_header
 from dispatcher.roster_import.parse import RosterParse, parse_roster_files
 from dispatcher.roster_import.problems import ImportProblem, RosterFile, Severity
 

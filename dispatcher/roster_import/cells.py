@@ -71,15 +71,18 @@ def claim_unique(cells: Cells, column: str, value: str, first_lines: dict[str, i
 class KnownIds:
     """The ids another file defines (unit_id in units.csv), for checking references to them."""
 
-    def __init__(self, file: str, column: str, ids: set[str]) -> None:
+    def __init__(
+        self, file: str, column: str, ids: set[str], maybe: frozenset[str] = frozenset()
+    ) -> None:
         self.file = file
         self.column = column
         self.ids = ids
+        self.maybe = maybe  # on rows of that file that could not be read: not reported
         self._by_lower_case: dict[str, str] | None = None
 
     def check(self, cells: Cells, column: str, value: str) -> bool:
         """True if `value` is empty or known; otherwise logs an error naming the file."""
-        if not value or value in self.ids or cells.failed(column):
+        if not value or value in self.ids or value in self.maybe or cells.failed(column):
             return True
         if self._by_lower_case is None:
             self._by_lower_case = {known.casefold(): known for known in self.ids}

@@ -14,6 +14,8 @@ from dispatcher.roster_import.staff import STAFF_SPEC, parse_staff
 from dispatcher.roster_import.training import TRAINING_SPEC, parse_training
 from dispatcher.roster_import.units import UNITS_SPEC, parse_units
 
+_NONE: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class RosterParse:
@@ -49,14 +51,18 @@ def parse_roster_files(
     unit_list: list[Unit] = []
     if unit_table is not None:
         unit_list, ids = parse_units(unit_table, log)
-        unit_ids = KnownIds(units.name, "unit_id", ids)
+        unit_ids = KnownIds(
+            units.name, "unit_id", ids, unit_table.lost_values.get("unit_id", _NONE)
+        )
 
     staff_table = read_table(staff, STAFF_SPEC, log)
     person_ids: KnownIds | None = None
     people: list[Person] = []
     if staff_table is not None:
         people, ids = parse_staff(staff_table, log, unit_ids)
-        person_ids = KnownIds(staff.name, "person_id", ids)
+        person_ids = KnownIds(
+            staff.name, "person_id", ids, staff_table.lost_values.get("person_id", _NONE)
+        )
 
     weeks: list[TrainingWeek] = []
     if training is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dispatcher.domain.roster import Person, PhoneKind, Role
 from dispatcher.roster_import.cells import Cells, KnownIds, claim_unique
 from dispatcher.roster_import.contacts import NO_PHONE, normalise_email, normalise_phone
-from dispatcher.roster_import.csv_reader import CsvTable, TableSpec
+from dispatcher.roster_import.csv_reader import CsvTable
+from dispatcher.roster_import.headers import TableSpec
 from dispatcher.roster_import.problems import ProblemLog
 from dispatcher.roster_import.values import (
     looks_like_identity_number,
@@ -37,16 +38,15 @@ class _SharedNumbers:
     """Mobile numbers already given to someone: replies from a shared one are ambiguous."""
 
     def __init__(self) -> None:
-        self._owners: dict[str, tuple[str, int]] = {}
+        self._first_lines: dict[str, int] = {}
 
-    def check(self, cells: Cells, raw: str, e164: str, person_id: str) -> None:
-        owner, line = self._owners.setdefault(e164, (person_id, cells.line))
+    def check(self, cells: Cells, raw: str, e164: str) -> None:
+        line = self._first_lines.setdefault(e164, cells.line)
         if line != cells.line:
             cells.warning(
                 "phone",
                 raw,
-                f"same mobile number as {owner} on line {line}: their SMS replies cannot "
-                "be told apart",
+                f"same mobile number as on line {line}: SMS replies from it cannot be told apart",
             )
 
 
@@ -76,14 +76,13 @@ def _parse_person(
     shared: _SharedNumbers,
 ) -> Person | None:
     person_id = cells.required("person_id")
-    if person_id:
-        if looks_like_identity_number(person_id):
-            # The value is deliberately not echoed: it would put the number in a log.
-            cells.error(
-                "person_id",
-                None,
-                "looks like a personal identity number; use an employee number",
-            )
+    if person_id and looks_like_identity_number(person_id):
+        # Never echoed (not even as a duplicate): that would put the number in a log.
+        cells.error(
+            "person_id", None, "looks like a personal identity number; use an employee number"
+        )
+        first_lines.setdefault(person_id, cells.line)  # known, so training is not blamed
+    elif person_id:
         claim_unique(cells, "person_id", person_id, first_lines)
     name = cells.required("name")
 
@@ -95,7 +94,7 @@ def _parse_person(
         if phone.kind is not PhoneKind.MOBILE and email is None:
             cells.warning(None, None, "no mobile number and no e-mail: cannot be reached")
         if phone.e164 is not None and phone.kind is PhoneKind.MOBILE:
-            shared.check(cells, cells.text("phone"), phone.e164, person_id)
+            shared.check(cells, cells.text("phone"), phone.e164)
 
     role = cells.parse("role", parse_role, Role.ADMIN)
     pay_pct = cells.parse("pay_pct", parse_pay_pct, None)

@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from dispatcher.domain.roster import TrainingWeek
 from dispatcher.domain.terms import parse_term, term_of
 from dispatcher.roster_import.cells import Cells, KnownIds
-from dispatcher.roster_import.csv_reader import CsvTable, TableSpec
+from dispatcher.roster_import.csv_reader import CsvTable
+from dispatcher.roster_import.headers import TableSpec
 from dispatcher.roster_import.problems import ProblemLog
 
 TRAINING_SPEC = TableSpec(

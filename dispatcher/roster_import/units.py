@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dispatcher.domain.roster import DEFAULT_TRAINING_CAPACITY, Unit
 from dispatcher.roster_import.cells import Cells, claim_unique
-from dispatcher.roster_import.csv_reader import CsvTable, TableSpec
+from dispatcher.roster_import.csv_reader import CsvTable
+from dispatcher.roster_import.headers import TableSpec
 from dispatcher.roster_import.problems import ProblemLog
 from dispatcher.roster_import.values import parse_whole
 

@@ -58,7 +58,7 @@ CREATE TABLE training_weeks (
 ) WITHOUT ROWID;
 CREATE INDEX training_weeks_unit ON training_weeks (unit_id, week_start);
 
--- One row per import that changed the roster: who, when, what.
+-- One row per import (also one that changed nothing): who, when, what.
 CREATE TABLE roster_imports (
     id              INTEGER PRIMARY KEY,
     imported_at     INTEGER NOT NULL,
@@ -175,6 +175,8 @@ CREATE TABLE messages (
     attempts          INTEGER NOT NULL DEFAULT 0,
     next_attempt_at   INTEGER NOT NULL,
     claimed_at        INTEGER,
+    unsure_since      INTEGER,             -- an attempt from then may have reached the provider:
+                                           -- ask it before sending again
     provider_id       TEXT,
     provider_status   TEXT,
     error_code        TEXT,
@@ -189,6 +191,17 @@ CREATE INDEX messages_sending ON messages (state) WHERE state = 'sending';
 CREATE UNIQUE INDEX messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
 CREATE INDEX messages_callup ON messages (callup_id);
 CREATE INDEX messages_activation_state ON messages (activation_id, state);
+
+-- Status callbacks that arrived before the dispatcher had recorded the provider's id:
+-- replayed as soon as it has (a callback can beat the commit of the hand-off's result).
+CREATE TABLE early_status_reports (
+    id            INTEGER PRIMARY KEY,
+    provider_id   TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    error_code    TEXT,
+    received_at   INTEGER NOT NULL
+);
+CREATE INDEX early_status_reports_provider ON early_status_reports (provider_id);
 
 -- Contacts that a provider refused for good: the roster administrators' list to fix.
 CREATE TABLE contact_problems (

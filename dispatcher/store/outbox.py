@@ -31,6 +31,7 @@ class OutboxMessage:
     segments: int
     attempts: int
     claimed_at: int | None
+    unsure_since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class NewMessage:
 
 _COLUMNS = (
     "id, activation_id, callup_id, channel, purpose, recipient, subject, body, html, "
-    "segments, attempts, claimed_at"
+    "segments, attempts, claimed_at, unsure_since"
 )
 
 
@@ -94,7 +95,10 @@ async def enqueue(
 async def claim_due(db: Database, *, channel: str, now_ms: int, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due messages of a channel `sending` and return them, oldest first."""
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        # execute_fetchall steps the statement to its end in one call on the connection's
+        # thread: a claim cancelled at shutdown cannot leave a half-read RETURNING statement
+        # behind, which would make every later commit on the writer fail.
+        rows = await conn.execute_fetchall(
             f"UPDATE messages SET state = 'sending', claimed_at = ?1, updated_at = ?1"
             f" WHERE id IN (SELECT id FROM messages"
             f"  WHERE state IN ('queued', 'failed_temporary') AND next_attempt_at <= ?1"
@@ -102,8 +106,6 @@ async def claim_due(db: Database, *, channel: str, now_ms: int, limit: int) -> l
             f" RETURNING {_COLUMNS}",
             (now_ms, channel, limit),
         )
-        rows = await cursor.fetchall()
-        await cursor.close()
     return sorted((_message(r) for r in rows), key=lambda m: m.id)
 
 
@@ -138,6 +140,7 @@ class MessageUpdate:
     error_code: str | None = None
     error_detail: str | None = None
     sent_at: int | None = None
+    unsure_since: int | None = None  # set once an attempt may have reached the provider
 
 
 async def apply_updates(
@@ -148,7 +151,8 @@ async def apply_updates(
         "UPDATE messages SET state = ?, attempts = ?, next_attempt_at = ?,"
         " provider_id = COALESCE(?, provider_id), provider_status = COALESCE(?, provider_status),"
         " error_code = COALESCE(?, error_code), error_detail = COALESCE(?, error_detail),"
-        " sent_at = COALESCE(?, sent_at), updated_at = ? WHERE id = ?",
+        " sent_at = COALESCE(?, sent_at), unsure_since = COALESCE(unsure_since, ?),"
+        " updated_at = ? WHERE id = ?",
         (
             (
                 u.state.value,
@@ -159,6 +163,7 @@ async def apply_updates(
                 u.error_code,
                 u.error_detail,
                 u.sent_at,
+                u.unsure_since,
                 now_ms,
                 u.message_id,
             )

@@ -1,7 +1,7 @@
 """Reading and replacing the roster in the store.
 
 The roster is replaced as a whole, in one transaction: the old rows are read, compared
-with the new roster, deleted and the new rows inserted in batches. History (activations,
+with the new roster, and the differences written in batches. History (activations,
 call-ups, messages) keeps its own snapshots and is never touched here.
 """
 
@@ -28,30 +28,41 @@ from dispatcher.domain.roster import (
 from dispatcher.domain.terms import parse_term
 from dispatcher.store.database import Database
 
-_UNIT_COLUMNS = "unit_id, name, service, area, address, crisis_need, training_capacity"
-_PERSON_COLUMNS = (
-    "person_id, name, phone, phone_kind, email, role, pay_pct, department, "
-    "placement, reserve_placement, protected"
+_UNIT_COLUMN_NAMES = (
+    "unit_id",
+    "name",
+    "service",
+    "area",
+    "address",
+    "crisis_need",
+    "training_capacity",
 )
+_PERSON_COLUMN_NAMES = (
+    "person_id",
+    "name",
+    "phone",
+    "phone_kind",
+    "email",
+    "role",
+    "pay_pct",
+    "department",
+    "placement",
+    "reserve_placement",
+    "protected",
+)
+_UNIT_COLUMNS = ", ".join(_UNIT_COLUMN_NAMES)
+_PERSON_COLUMNS = ", ".join(_PERSON_COLUMN_NAMES)
 _TRAINING_COLUMNS = "person_id, unit_id, term, week_start"
+
+_INSERT_UNIT = f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_PERSON = f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+_INSERT_TRAINING = f"INSERT INTO training_weeks ({_TRAINING_COLUMNS}) VALUES (?, ?, ?, ?)"
 
 # Enum look-ups by value through a dict: calling the Enum costs ~3 µs a row on 100,000 rows.
 _PHONE_KINDS = {kind.value: kind for kind in PhoneKind}
 _ROLES = {role.value: role for role in Role}
 # A roster holds few distinct terms; parse each once, not once per training week.
 _term = functools.lru_cache(maxsize=64)(parse_term)
-
-_INSERT_UNIT = f"INSERT INTO units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_UPDATE_UNIT = (
-    "UPDATE units SET name = ?, service = ?, area = ?, address = ?, crisis_need = ?,"
-    " training_capacity = ? WHERE unit_id = ?"
-)
-_INSERT_PERSON = f"INSERT INTO people ({_PERSON_COLUMNS}) VALUES ({', '.join('?' * 11)})"
-_UPDATE_PERSON = (
-    "UPDATE people SET name = ?, phone = ?, phone_kind = ?, email = ?, role = ?, pay_pct = ?,"
-    " department = ?, placement = ?, reserve_placement = ?, protected = ? WHERE person_id = ?"
-)
-_INSERT_TRAINING = f"INSERT INTO training_weeks ({_TRAINING_COLUMNS}) VALUES (?, ?, ?, ?)"
 
 _SELECT_UNITS = f"SELECT {_UNIT_COLUMNS} FROM units ORDER BY unit_id"
 _SELECT_PEOPLE = f"SELECT {_PERSON_COLUMNS} FROM people ORDER BY person_id"
@@ -124,35 +135,63 @@ async def _write_changes(
     first, units come before the people placed at them and leave after them. Rows are
     written in key order, which SQLite's B-trees take about twice as fast.
     """
+    old_units = {unit.unit_id: unit for unit in old.units}
     units = {unit.unit_id: unit for unit in new.units}
+    old_people = {person.person_id: person for person in old.people}
     people = {person.person_id: person for person in new.people}
-    old_weeks = {_training_row(week) for week in old.training}
-    new_weeks = {_training_row(week) for week in new.training}
+    old_weeks, new_weeks = set(old.training), set(new.training)
 
     await conn.executemany(
         "DELETE FROM training_weeks WHERE person_id = ? AND unit_id = ? AND week_start = ?",
-        sorted((r[0], r[1], r[3]) for r in old_weeks - new_weeks),
+        sorted((w.person_id, w.unit_id, w.week_start.isoformat()) for w in old_weeks - new_weeks),
     )
     await conn.executemany(_INSERT_UNIT, (_unit_row(units[i]) for i in changes.units_added))
-    await conn.executemany(
-        _UPDATE_UNIT, (_updated(_unit_row(units[i])) for i in changes.units_updated)
+    await _update_changed_columns(
+        conn,
+        "units",
+        _UNIT_COLUMN_NAMES,
+        ((_unit_row(old_units[i]), _unit_row(units[i])) for i in changes.units_updated),
     )
     await conn.executemany(
         "DELETE FROM people WHERE person_id = ?", ((i,) for i in changes.people_removed)
     )
-    await conn.executemany(
-        _UPDATE_PERSON, (_updated(_person_row(people[i])) for i in changes.people_updated)
+    await _update_changed_columns(
+        conn,
+        "people",
+        _PERSON_COLUMN_NAMES,
+        ((_person_row(old_people[i]), _person_row(people[i])) for i in changes.people_updated),
     )
     await conn.executemany(_INSERT_PERSON, (_person_row(people[i]) for i in changes.people_added))
     await conn.executemany(
         "DELETE FROM units WHERE unit_id = ?", ((i,) for i in changes.units_removed)
     )
-    await conn.executemany(_INSERT_TRAINING, sorted(new_weeks - old_weeks))
+    added_weeks = sorted(
+        new_weeks - old_weeks, key=lambda w: (w.person_id, w.week_start, w.unit_id)
+    )
+    await conn.executemany(_INSERT_TRAINING, (_training_row(w) for w in added_weeks))
 
 
-def _updated(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """An insert row as parameters of an UPDATE: the other columns, then the key."""
-    return (*row[1:], row[0])
+async def _update_changed_columns(
+    conn: aiosqlite.Connection,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[tuple[Any, ...], tuple[Any, ...]]],
+) -> None:
+    """UPDATE only the columns that changed: one batch per set of changed columns.
+
+    Setting an indexed column rewrites its index entries even to the same value: a
+    re-import that changes everyone's department must not rewrite three indexes of
+    100,000 rows (measured: 7 s instead of 0.4 s). `columns[0]` is the key.
+    """
+    batches: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for old_row, new_row in rows:
+        changed = tuple(i for i in range(1, len(columns)) if old_row[i] != new_row[i])
+        batches.setdefault(changed, []).append((*(new_row[i] for i in changed), new_row[0]))
+    for changed, parameters in batches.items():
+        assignments = ", ".join(f"{columns[i]} = ?" for i in changed)
+        await conn.executemany(
+            f"UPDATE {table} SET {assignments} WHERE {columns[0]} = ?", parameters
+        )
 
 
 async def _fetch(conn: aiosqlite.Connection, sql: str) -> list[sqlite3.Row]:

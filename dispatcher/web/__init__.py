@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock
 from dispatcher.declarations import Activations
 from dispatcher.dispatch.worker import Dispatcher
@@ -26,5 +27,15 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 """The background worker that sends outbox messages; set while the app runs."""
 ACTIVATIONS = web.AppKey("activations", Activations)
 """Declares activations; set while the app runs."""
+CALLUP_MESSAGES = web.AppKey("callup_messages", CallUpMessages)
+"""Renders call-up messages (the e-mail that replaces a refused SMS); set while the app runs."""
 
-__all__ = ["ACCESS_TOKENS", "ACTIVATIONS", "CLOCK", "DATABASE", "DISPATCHER", "SETTINGS"]
+__all__ = [
+    "ACCESS_TOKENS",
+    "ACTIVATIONS",
+    "CALLUP_MESSAGES",
+    "CLOCK",
+    "DATABASE",
+    "DISPATCHER",
+    "SETTINGS",
+]

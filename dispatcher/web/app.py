@@ -24,6 +24,7 @@ from dispatcher.templates import load_templates
 from dispatcher.web import (
     ACCESS_TOKENS,
     ACTIVATIONS,
+    CALLUP_MESSAGES,
     CLOCK,
     DATABASE,
     DISPATCHER,
@@ -32,6 +33,7 @@ from dispatcher.web import (
     routes_health,
     routes_roster,
     routes_tokens,
+    routes_webhooks,
 )
 from dispatcher.web.auth import AUTHENTICATORS, Authenticator, bearer_token
 from dispatcher.web.middleware import MIDDLEWARES, StructuredAccessLogger, echo_request_id
@@ -72,6 +74,7 @@ async def dispatch(app: web.Application) -> AsyncIterator[None]:
         composer=messages,
     )
     app[DISPATCHER] = dispatcher
+    app[CALLUP_MESSAGES] = messages
     app[ACTIVATIONS] = Activations(db, settings, clock, messages, wake=dispatcher.wake)
     try:
         await dispatcher.start()
@@ -89,6 +92,7 @@ ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_tokens.add_routes,
     routes_activations.add_routes,
     routes_roster.add_routes,
+    routes_webhooks.add_routes,
 )
 
 
