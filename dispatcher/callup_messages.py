@@ -46,6 +46,10 @@ class CallUpMessages:
     def templates(self) -> Templates:
         return self._templates
 
+    @property
+    def municipality(self) -> str:
+        return self._municipality
+
     def activation_text(self, kind: str, title: str, message: str) -> ActivationText:
         return ActivationText(
             municipality=self._municipality, title=title, drill=kind == "drill", message=message

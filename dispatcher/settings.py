@@ -188,6 +188,26 @@ class RosterSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CrisisTeamMember:
+    """Someone who gets the gap reports: by SMS (a mobile, any Swedish form) and/or e-mail."""
+
+    name: str
+    phone: str = ""
+    email: str = ""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name.strip()), "name", "must not be empty")
+        _require(
+            bool(self.phone or self.email), "phone", f"{self.name}: give a phone, an e-mail or both"
+        )
+        _require(
+            not self.email or ("@" in self.email and " " not in self.email.strip()),
+            "email",
+            f"{self.name}: not an e-mail address: {self.email!r}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
@@ -195,6 +215,7 @@ class Settings:
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     roster: RosterSettings = field(default_factory=RosterSettings)
+    crisis_team: tuple[CrisisTeamMember, ...] = ()  # [[crisis_team]] tables: gap reports
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -261,7 +282,9 @@ def _build(cls: type[_T], table: Mapping[str, Any], where: tuple[str, ...], sour
         if name not in table:
             continue
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if typing.get_origin(hint) is tuple:
+            values[name] = _build_list(hint, table[name], (*where, name), source)
+        elif dataclasses.is_dataclass(hint):
             values[name] = _build(typing.cast(type, hint), table[name], (*where, name), source)
         else:
             values[name] = _convert(hint, table[name], f"{source}: {section}{name}")
@@ -269,6 +292,18 @@ def _build(cls: type[_T], table: Mapping[str, Any], where: tuple[str, ...], sour
         return cls(**values)
     except _InvalidValue as error:
         raise SettingsError(f"{source}: {section}{error.key}: {error}") from None
+
+
+def _build_list(hint: Any, items: Any, where: tuple[str, ...], source: str) -> tuple[Any, ...]:
+    """An array of tables (`[[crisis_team]]`) as a tuple of dataclasses; errors name the entry."""
+    item_type = typing.get_args(hint)[0]
+    label = ".".join(where)
+    if not isinstance(items, list):
+        raise SettingsError(f"{source}: [[{label}]] must be an array of tables")
+    return tuple(
+        _build(item_type, item, (f"{label}[{index + 1}]",), source)
+        for index, item in enumerate(items)
+    )
 
 
 def _is_whole(value: Any) -> bool:

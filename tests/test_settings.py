@@ -64,6 +64,20 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ),
         ("[training]\nvalid_terms = 0\n", "[training] valid_terms: must be 1–10"),
         ("service = 3\n", "[service] must be a table"),
+        ("crisis_team = 3\n", "[[crisis_team]] must be an array of tables"),
+        ("[[crisis_team]]\nname = 'Stab'\n", "[crisis_team[1]] phone: Stab: give a phone"),
+        (
+            "[[crisis_team]]\nname = 'A'\nphone = '1'\n[[crisis_team]]\nname = ''\nemail = 'x@y'\n",
+            "[crisis_team[2]] name: must not be empty",
+        ),
+        (
+            "[[crisis_team]]\nname = 'A'\nemail = 'nope'\n",
+            "[crisis_team[1]] email: A: not an e-mail",
+        ),
+        (
+            "[[crisis_team]]\nname = 'A'\nemail = 'a@b.se'\npager = 1\n",
+            "[crisis_team[1]] pager: unknown key",
+        ),
     ],
 )
 def test_bad_value_names_the_key(tmp_path: Path, toml: str, message: str) -> None:
@@ -86,3 +100,18 @@ def test_settings_are_frozen() -> None:
     settings = settings_from_mapping({}, {})
     with pytest.raises(AttributeError):
         settings.service.port = 1  # type: ignore[misc]
+
+
+def test_crisis_team_is_read_in_order(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            "[[crisis_team]]\nname = 'Stab'\nphone = '070-123 45 67'\n"
+            "[[crisis_team]]\nname = 'Chef'\nemail = 'chef@example.se'\n",
+        ),
+        {},
+    )
+    assert [(m.name, m.phone, m.email) for m in settings.crisis_team] == [
+        ("Stab", "070-123 45 67", ""),
+        ("Chef", "", "chef@example.se"),
+    ]

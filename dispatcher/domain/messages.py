@@ -49,6 +49,7 @@ class MessageKind(StrEnum):
     CONFIRMATION_SMS = "confirmation_sms"
     CONFIRMATION_NO_ETA_SMS = "confirmation_no_eta_sms"
     DECLINE_SMS = "decline_sms"
+    RELEASED_SMS = "released_sms"
     HELP_SMS = "help_sms"
     CODE_NEEDED_SMS = "code_needed_sms"
     NOT_ACTIVE_SMS = "not_active_sms"
@@ -96,6 +97,7 @@ PLACEHOLDERS: Mapping[MessageKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     K.CONFIRMATION_SMS: ((*_ACT, *_UNIT, "code", "eta_minutes"), ("unit_name", "eta_minutes")),
     K.CONFIRMATION_NO_ETA_SMS: ((*_ACT, *_UNIT, "code"), ("unit_name",)),
     K.DECLINE_SMS: ((*_ACT, "unit_name", "code"), ()),
+    K.RELEASED_SMS: ((*_ACT, "unit_name", "code"), ("unit_name",)),
     K.HELP_SMS: (_ACT, ()),
     K.CODE_NEEDED_SMS: (("municipality", "codes", "example"), ("codes",)),
     K.NOT_ACTIVE_SMS: (_ACT, ()),
@@ -349,6 +351,11 @@ def render_decline_sms(templates: Templates, callup: CallUpText) -> RenderedSms:
     return _sms(templates, K.DECLINE_SMS, _callup_values(callup), callup.activation.drill)
 
 
+def render_released_sms(templates: Templates, callup: CallUpText) -> RenderedSms:
+    """The answer to a late yes to a unit already covered, with `surplus = "release"`."""
+    return _sms(templates, K.RELEASED_SMS, _callup_values(callup), callup.activation.drill)
+
+
 def render_stand_down_sms(templates: Templates, callup: CallUpText) -> RenderedSms:
     return _sms(templates, K.STAND_DOWN_SMS, _callup_values(callup), callup.activation.drill)
 
@@ -561,6 +568,7 @@ def _worst_case_sms(templates: Templates) -> dict[MessageKind, RenderedSms]:
         K.REMINDER_SMS: render_reminder_sms(templates, callup),
         K.CONFIRMATION_SMS: render_confirmation_sms(templates, callup, 120),
         K.CONFIRMATION_NO_ETA_SMS: render_confirmation_sms(templates, callup, None),
+        K.RELEASED_SMS: render_released_sms(templates, callup),
         K.DECLINE_SMS: render_decline_sms(templates, callup),
         K.HELP_SMS: render_help_sms(templates, activation),
         K.CODE_NEEDED_SMS: render_code_needed_sms(templates, activation.municipality, two_open),

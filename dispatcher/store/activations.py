@@ -191,6 +191,11 @@ async def insert_callups(
         ),
     )
     await outbox.enqueue(conn, first_messages, now_ms, callup_id_base=first_id)
+    # New call-ups change the activation's status: one bump for the batch (the trigger on
+    # callups only sees state updates, and one per inserted row would cost 100,000 updates).
+    await conn.execute(
+        "UPDATE activations SET revision = revision + 1 WHERE id = ?", (activation_id,)
+    )
     return first_id
 
 

@@ -230,7 +230,69 @@ CREATE TABLE sandbox_messages (
 CREATE INDEX sandbox_messages_recipient ON sandbox_messages (recipient, id);
 """
 
+_ANSWERS = """
+-- Every inbound message, understood or not, stored before anything is decided or answered.
+CREATE TABLE inbound_messages (
+    id            INTEGER PRIMARY KEY,
+    provider_id   TEXT UNIQUE,                 -- Twilio's MessageSid; NULL for answer links
+    channel       TEXT NOT NULL CHECK (channel IN ('sms', 'email_link')),
+    sender        TEXT NOT NULL,               -- E.164 for SMS; "callup:ID" for answer links
+    body          TEXT NOT NULL,
+    meaning       TEXT NOT NULL,               -- yes, no, stop, start, help, unknown
+    outcome       TEXT NOT NULL,               -- what it did: applied, code_needed, not_active, …
+    callup_id     INTEGER,                     -- the call-up it was applied to
+    reply         TEXT,                        -- the automatic reply sent back, if any
+    received_at   INTEGER NOT NULL
+);
+CREATE INDEX inbound_messages_sender ON inbound_messages (sender, received_at);
+
+-- The answer history of each call-up; the latest answer counts (call-ups hold it).
+CREATE TABLE answers (
+    id            INTEGER PRIMARY KEY,
+    callup_id     INTEGER NOT NULL REFERENCES callups (id),
+    inbound_id    INTEGER REFERENCES inbound_messages (id),
+    answer        TEXT NOT NULL CHECK (answer IN ('yes', 'no')),
+    eta_minutes   INTEGER,
+    reason        TEXT,
+    via           TEXT NOT NULL CHECK (via IN ('sms', 'email_link')),
+    answered_at   INTEGER NOT NULL
+);
+CREATE INDEX answers_callup ON answers (callup_id, answered_at);
+
+-- Numbers that asked for no more SMS (STOP, STOPP, Twilio's opt-out, error 21610).
+CREATE TABLE opt_outs (
+    phone          TEXT PRIMARY KEY,
+    source         TEXT NOT NULL,
+    opted_out_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Gap reports sent to the crisis team.
+CREATE TABLE gap_reports (
+    id             INTEGER PRIMARY KEY,
+    activation_id  TEXT NOT NULL REFERENCES activations (id),
+    kind           TEXT NOT NULL CHECK (kind IN ('periodic', 'covered')),
+    summary        TEXT NOT NULL,
+    sent_at        INTEGER NOT NULL
+);
+CREATE INDEX gap_reports_activation ON gap_reports (activation_id, sent_at);
+
+-- A counter that changes whenever anything in an activation's status may have changed:
+-- a status poll compares it and answers from its cache (or 304) without counting again.
+ALTER TABLE activations ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER callups_revision AFTER UPDATE OF state ON callups
+    WHEN OLD.state IS NOT NEW.state
+BEGIN
+    UPDATE activations SET revision = revision + 1 WHERE id = NEW.activation_id;
+END;
+CREATE TRIGGER activations_revision AFTER UPDATE OF state ON activations
+    WHEN OLD.state IS NOT NEW.state
+BEGIN
+    UPDATE activations SET revision = revision + 1 WHERE id = NEW.id;
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "roster and access tokens", _ROSTER),
     Migration(2, "activations, call-ups and the outbox", _DISPATCH),
+    Migration(3, "answers, opt-outs, gap reports and status revisions", _ANSWERS),
 )

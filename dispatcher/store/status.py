@@ -48,3 +48,9 @@ async def callup_rows(db: Database, activation_id: str) -> list[sqlite3.Row]:
 def etag_for(body: bytes) -> str:
     """A strong ETag for a response body: it changes exactly when the body changes."""
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+async def revision_of(db: Database, activation_id: str) -> int | None:
+    """The activation's status revision (changes whenever its status may have changed)."""
+    row = await db.fetch_one("SELECT revision FROM activations WHERE id = ?", (activation_id,))
+    return None if row is None else int(row[0])

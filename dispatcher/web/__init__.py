@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dispatcher.answer_desk import AnswerDesk
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock
 from dispatcher.declarations import Activations
 from dispatcher.dispatch.worker import Dispatcher
 from dispatcher.settings import Settings
+from dispatcher.status_cache import StatusCache
 from dispatcher.store.access_tokens import AccessTokens
 from dispatcher.store.database import Database
 
@@ -25,6 +27,10 @@ ACCESS_TOKENS = web.AppKey("access_tokens", AccessTokens)
 
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 """The background worker that sends outbox messages; set while the app runs."""
+STATUS_CACHE = web.AppKey("status_cache", StatusCache)
+"""Status bodies counted once per change; set while the app runs."""
+ANSWER_DESK = web.AppKey("answer_desk", AnswerDesk)
+"""Stores, applies and answers inbound SMS and e-mail answers; set while the app runs."""
 ACTIVATIONS = web.AppKey("activations", Activations)
 """Declares activations; set while the app runs."""
 CALLUP_MESSAGES = web.AppKey("callup_messages", CallUpMessages)
@@ -33,9 +39,11 @@ CALLUP_MESSAGES = web.AppKey("callup_messages", CallUpMessages)
 __all__ = [
     "ACCESS_TOKENS",
     "ACTIVATIONS",
+    "ANSWER_DESK",
     "CALLUP_MESSAGES",
     "CLOCK",
     "DATABASE",
     "DISPATCHER",
     "SETTINGS",
+    "STATUS_CACHE",
 ]

@@ -12,23 +12,27 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 
+from dispatcher.answer_desk import AnswerDesk
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.channels import open_channels
 from dispatcher.clock import Clock, SystemClock
 from dispatcher.declarations import Activations
 from dispatcher.dispatch.worker import Dispatcher
 from dispatcher.settings import Settings
+from dispatcher.status_cache import StatusCache
 from dispatcher.store.access_tokens import AccessTokens
 from dispatcher.store.database import Database
 from dispatcher.templates import load_templates
 from dispatcher.web import (
     ACCESS_TOKENS,
     ACTIVATIONS,
+    ANSWER_DESK,
     CALLUP_MESSAGES,
     CLOCK,
     DATABASE,
     DISPATCHER,
     SETTINGS,
+    STATUS_CACHE,
     routes_activations,
     routes_health,
     routes_roster,
@@ -44,6 +48,7 @@ Resource = Callable[[web.Application], AsyncIterator[None]]
 async def database(app: web.Application) -> AsyncIterator[None]:
     db = await Database.open(app[SETTINGS].service.database)
     app[DATABASE] = db
+    app[STATUS_CACHE] = StatusCache(db)
     try:
         yield
     finally:
@@ -76,10 +81,14 @@ async def dispatch(app: web.Application) -> AsyncIterator[None]:
     app[DISPATCHER] = dispatcher
     app[CALLUP_MESSAGES] = messages
     app[ACTIVATIONS] = Activations(db, settings, clock, messages, wake=dispatcher.wake)
+    desk = AnswerDesk(db, clock, messages, release_surplus=settings.escalation.surplus == "release")
+    app[ANSWER_DESK] = desk
     try:
         await dispatcher.start()
+        await desk.start()
         yield
     finally:
+        await desk.stop()
         await dispatcher.stop()
         await sms.close()
         await email.close()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from dispatcher.activation_views import activation_json, callup_json, status_json
+from dispatcher.activation_views import activation_json, callup_json
 from dispatcher.declarations import Declaration, DeclarationError
 from dispatcher.domain.access import AccessRole
-from dispatcher.domain.coverage import compute_coverage
 from dispatcher.store import activations, status
 from dispatcher.store.activations import ActivationRecord
-from dispatcher.web import ACTIVATIONS, DATABASE
+from dispatcher.web import ACTIVATIONS, DATABASE, STATUS_CACHE
 from dispatcher.web.auth import caller, requires
 from dispatcher.web.middleware import bad_request, json_error, read_json
 
@@ -83,15 +81,16 @@ async def callups(request: web.Request) -> web.Response:
 
 @requires(AccessRole.VIEWER)
 async def status_of(request: web.Request) -> web.Response:
-    """Coverage per unit and totals, with an ETag; 304 when the client's copy is current."""
-    record = await _activation(request)
-    tallies = await status.unit_tallies(request.app[DATABASE], record.id)
-    body = json.dumps(status_json(record, compute_coverage(tallies))).encode()
-    etag = status.etag_for(body)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in request.headers.get("If-None-Match", ""):
+    """Coverage per unit and totals, with an ETag; 304 when the client's copy is current.
+
+    Counted again only when the activation's revision moved; otherwise from the cache."""
+    current = await request.app[STATUS_CACHE].get(request.match_info["id"])
+    if current is None:
+        raise json_error(web.HTTPNotFound, f"no activation {request.match_info['id']!r}")
+    headers = {"ETag": current.etag, "Cache-Control": "no-cache"}
+    if current.etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=body, content_type="application/json", headers=headers)
+    return web.Response(body=current.body, content_type="application/json", headers=headers)
 
 
 def add_routes(app: web.Application) -> None:

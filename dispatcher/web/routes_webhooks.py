@@ -1,4 +1,5 @@
-"""Twilio's webhooks. `POST /webhooks/twilio/status`: a message's delivery status.
+"""Twilio's webhooks: `POST /webhooks/twilio/status` (a message's delivery status) and
+`POST /webhooks/twilio/sms` (an inbound SMS: an answer to a call-up, or not).
 
 Authenticated by Twilio's signature (`twilio_signature`), not by a token. The handler
 records the report in one small transaction and answers at once with empty TwiML (Twilio
@@ -12,15 +13,18 @@ import structlog
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
+from dispatcher.answer_desk import InboundSms
 from dispatcher.channels.twilio_sms import STATUS_CALLBACK_PATH
 from dispatcher.clock import to_millis
 from dispatcher.store.message_status import Change, StatusReport, record_status_report
-from dispatcher.web import CALLUP_MESSAGES, CLOCK, DATABASE, DISPATCHER
+from dispatcher.web import ANSWER_DESK, CALLUP_MESSAGES, CLOCK, DATABASE, DISPATCHER
 from dispatcher.web.auth import public
 from dispatcher.web.middleware import bad_request
 from dispatcher.web.twilio_signature import twilio_form
 
 log = structlog.get_logger(__name__)
+
+INBOUND_SMS_PATH = "/webhooks/twilio/sms"
 
 
 def twiml(response: MessagingResponse | None = None) -> web.Response:
@@ -67,5 +71,28 @@ async def message_status(request: web.Request) -> web.Response:
     return twiml()
 
 
+@public  # the X-Twilio-Signature check in twilio_form is the authentication
+async def inbound_sms(request: web.Request) -> web.Response:
+    """Store, apply and answer an inbound SMS. The TwiML answer goes back only after the
+    message (and the answer it records) is committed."""
+    form = await twilio_form(request)
+    fields = {name: form.get(name, "").strip() for name in ("MessageSid", "From")}
+    for name, value in fields.items():
+        if not value:
+            raise bad_request(name, "missing")
+    sms = InboundSms(
+        provider_id=fields["MessageSid"],
+        sender=fields["From"],
+        body=form.get("Body", ""),
+        provider_opt=form.get("OptOutType", "").strip() or None,
+    )
+    handled = await request.app[ANSWER_DESK].handle_sms(sms)
+    response = MessagingResponse()
+    if handled.reply:
+        response.message(handled.reply)
+    return twiml(response)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post(STATUS_CALLBACK_PATH, message_status)
+    app.router.add_post(INBOUND_SMS_PATH, inbound_sms)
