@@ -2,14 +2,15 @@
 
 Used at declaration (the first message of each call-up) and by the dispatcher when a
 channel fails for good (the e-mail that replaces a refused SMS), so both read the same.
+Every call-up e-mail carries the person's signed answer link when links are configured.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import string
 
+from dispatcher.domain.answer_links import AnswerLinks
 from dispatcher.domain.messages import (
     ActivationText,
     CallUpText,
@@ -27,9 +28,12 @@ from dispatcher.store.outbox import NewMessage
 class CallUpMessages:
     """Renders call-up messages with the configured templates and municipality."""
 
-    def __init__(self, templates: Templates, municipality: str) -> None:
+    def __init__(
+        self, templates: Templates, municipality: str, *, answer_links: AnswerLinks | None = None
+    ) -> None:
         self._templates = templates
         self._municipality = municipality
+        self._answer_links = answer_links
         # Call-ups to one unit read the same unless a template names the person: render each
         # distinct text once (100,000 call-ups to 4,000 units render 4,000 SMS, not 100,000).
         self._sms = functools.lru_cache(maxsize=65536)(self._render_sms)
@@ -50,6 +54,16 @@ class CallUpMessages:
     def municipality(self) -> str:
         return self._municipality
 
+    @property
+    def answer_links(self) -> AnswerLinks | None:
+        return self._answer_links
+
+    def answer_url(self, activation_id: str, person_id: str) -> str:
+        """The person's answer link for an e-mail about this call-up; "" without links."""
+        if self._answer_links is None:
+            return ""
+        return self._answer_links.url(activation_id, person_id)
+
     def activation_text(self, kind: str, title: str, message: str) -> ActivationText:
         return ActivationText(
             municipality=self._municipality, title=title, drill=kind == "drill", message=message
@@ -61,6 +75,7 @@ class CallUpMessages:
         *,
         activation_id: str,
         callup_id: int,
+        person_id: str,
         person_name: str,
         unit_name: str,
         unit_address: str,
@@ -68,15 +83,23 @@ class CallUpMessages:
         channel: str,
         address: str,
     ) -> NewMessage:
-        text = CallUpText(activation, person_name, unit_name, unit_address, reply_code)
         if channel == "sms":
-            if not self._sms_names_person:  # the same text for everyone at the unit
-                text = dataclasses.replace(text, person_name="")
-            sms = self._sms(text)
+            # Without the person's name in it, the SMS reads the same for everyone at the unit.
+            name = person_name if self._sms_names_person else ""
+            sms = self._sms(CallUpText(activation, name, unit_name, unit_address, reply_code))
             return NewMessage(
                 activation_id, callup_id, "sms", "callup", address, sms.text, segments=sms.segments
             )
-        email = self._email(text)
+        email = self._email(
+            CallUpText(
+                activation,
+                person_name,
+                unit_name,
+                unit_address,
+                reply_code,
+                self.answer_url(activation_id, person_id),
+            )
+        )
         return NewMessage(
             activation_id,
             callup_id,
@@ -100,6 +123,7 @@ class CallUpMessages:
             activation,
             activation_id=callup.activation_id,
             callup_id=callup.id,
+            person_id=callup.person_id,
             person_name=callup.person_name,
             unit_name=callup.unit_name,
             unit_address=callup.unit_address,

@@ -7,15 +7,21 @@ rendering, length checks) live in `dispatcher.domain`, the SQL in `dispatcher.st
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiosqlite
 
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, from_millis, to_millis
-from dispatcher.domain.messages import callup_sms_segments, check_callup_length
+from dispatcher.domain.escalation import EscalationRules, Step
+from dispatcher.domain.messages import (
+    ActivationText,
+    callup_sms_segments,
+    check_callup_length,
+)
 from dispatcher.domain.planning import (
     REPLY_CODE_COUNT,
     ActivationPlan,
@@ -151,21 +157,18 @@ class Activations:
         messages: CallUpMessages,
         *,
         wake: Callable[[], None] = lambda: None,
+        rosters: RosterCache | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._messages = messages
         self._wake = wake
-        self._cached_roster: tuple[int | None, Roster] | None = None
+        self._rosters = rosters if rosters is not None else RosterCache(db)
+        self._rules = EscalationRules.from_settings(settings.escalation)
 
     async def _roster(self) -> Roster:
-        """The current roster, read again only after an import (a large one takes a second)."""
-        row = await self._db.fetch_one("SELECT MAX(id) FROM roster_imports")
-        version = None if row is None else row[0]
-        if self._cached_roster is None or self._cached_roster[0] != version:
-            self._cached_roster = (version, await load_roster(self._db))
-        return self._cached_roster[1]
+        return await self._rosters.get()
 
     async def _plan(self, declaration: Declaration) -> tuple[Roster, ActivationPlan]:
         roster = await self._roster()
@@ -235,7 +238,14 @@ class Activations:
             messages: list[NewMessage] = []
             if not needs_approval:
                 busy = await activations.busy_people(self._db.reader)
-                callups, messages = self._prepare_callups(record, plan.callups, busy)
+                callups, messages = prepare_callups(
+                    self._messages,
+                    record.id,
+                    self._messages.activation_text(record.kind, record.title, record.message),
+                    record.reply_code,
+                    plan.callups,
+                    with_code=busy,
+                )
             async with self._db.transaction() as conn:
                 twin = await _twin(conn, declaration.idempotency_key)
                 if twin is not None:  # a concurrent declaration with the same key won
@@ -246,60 +256,104 @@ class Activations:
                     continue  # another activation took the code meanwhile: prepare again
                 await activations.insert_activation(conn, record)
                 await activations.insert_units(conn, record.id, units)
-                await activations.insert_callups(conn, record.id, callups, messages, now_ms)
+                await activations.insert_callups(
+                    conn,
+                    record.id,
+                    callups,
+                    messages,
+                    now_ms,
+                    next_step_at=first_step_at(now_ms, self._rules),
+                )
             self._wake()
             return record, True
 
-    def _prepare_callups(
-        self,
-        record: ActivationRecord,
-        planned: tuple[PlannedCallUp, ...],
-        busy: frozenset[str],
-    ) -> tuple[list[NewCallUp], list[NewMessage]]:
-        """Call-up rows and their first messages; a message's callup_id is the row's index."""
-        text = self._messages.activation_text(record.kind, record.title, record.message)
-        callups: list[NewCallUp] = []
-        messages: list[NewMessage] = []
-        for index, c in enumerate(planned):
-            # The code goes into the messages only when the person has another open call-up.
-            reply_code = record.reply_code if c.person_id in busy else ""
-            channel, address = _first_channel(c)
-            callups.append(
-                NewCallUp(
+
+class RosterCache:
+    """The current roster, read again only after an import (a large one takes a second).
+
+    Shared by declarations and the reserve caller: the roster changes rarely.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cached: tuple[int | None, Roster] | None = None
+
+    async def version(self) -> int | None:
+        """The id of the latest roster import (None before the first)."""
+        row = await self._db.fetch_one("SELECT MAX(id) FROM roster_imports")
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def get(self) -> Roster:
+        version = await self.version()
+        if self._cached is None or self._cached[0] != version:
+            self._cached = (version, await load_roster(self._db))
+        return self._cached[1]
+
+
+def first_step_at(called_at_ms: int, rules: EscalationRules) -> int:
+    """When escalation first looks at a call-up made at `called_at_ms`: the reminder time."""
+    return called_at_ms + int(rules.due_after(Step.REMINDED) / timedelta(milliseconds=1))
+
+
+def prepare_callups(
+    messages: CallUpMessages,
+    activation_id: str,
+    text: ActivationText,
+    reply_code: str,
+    planned: Sequence[PlannedCallUp],
+    *,
+    with_code: frozenset[str],
+    no_sms: frozenset[str] = frozenset(),
+) -> tuple[list[NewCallUp], list[NewMessage]]:
+    """Call-up rows and their first messages (declarations and reserves alike).
+
+    A message's callup_id is its row's index. `with_code`: people whose messages carry the
+    reply code (they have another open call-up); `no_sms`: numbers that get no SMS (opted
+    out), so those people start on e-mail.
+    """
+    callups: list[NewCallUp] = []
+    new_messages: list[NewMessage] = []
+    for index, c in enumerate(planned):
+        # The code goes into the messages only when the person has another open call-up.
+        code = reply_code if c.person_id in with_code else ""
+        channel, address = _first_channel(c, no_sms)
+        callups.append(
+            NewCallUp(
+                person_id=c.person_id,
+                person_name=c.person_name,
+                department=c.department,
+                protected=c.protected,
+                sms_number=c.sms_number,
+                email=c.email,
+                unit_id=c.unit_id,
+                unit_name=c.unit_name,
+                unit_address=c.unit_address,
+                placement_kind=c.placement_kind.value,
+                reply_code=code,
+                state="awaiting" if address else "failed",
+            )
+        )
+        if address:
+            new_messages.append(
+                messages.render(
+                    text,
+                    activation_id=activation_id,
+                    callup_id=index,
                     person_id=c.person_id,
                     person_name=c.person_name,
-                    department=c.department,
-                    protected=c.protected,
-                    sms_number=c.sms_number,
-                    email=c.email,
-                    unit_id=c.unit_id,
                     unit_name=c.unit_name,
                     unit_address=c.unit_address,
-                    placement_kind=c.placement_kind.value,
-                    reply_code=reply_code,
-                    state="awaiting" if address else "failed",
+                    reply_code=code,
+                    channel=channel,
+                    address=address,
                 )
             )
-            if address:
-                messages.append(
-                    self._messages.render(
-                        text,
-                        activation_id=record.id,
-                        callup_id=index,
-                        person_name=c.person_name,
-                        unit_name=c.unit_name,
-                        unit_address=c.unit_address,
-                        reply_code=reply_code,
-                        channel=channel,
-                        address=address,
-                    )
-                )
-        return callups, messages
+    return callups, new_messages
 
 
-def _first_channel(callup: PlannedCallUp) -> tuple[str, str]:
+def _first_channel(callup: PlannedCallUp, no_sms: frozenset[str]) -> tuple[str, str]:
     """The channel a call-up starts on and its address; ("", "") when nobody can reach them."""
-    if callup.sms_number:
+    if callup.sms_number and callup.sms_number not in no_sms:
         return "sms", callup.sms_number
     if callup.email:
         return "email", callup.email

@@ -77,6 +77,11 @@ class ServiceSettings:
         _check_url("public_url", self.public_url)
         _require(bool(self.municipality.strip()), "municipality", "must not be empty")
         _require(self.max_request_kb > 0, "max_request_kb", "must be positive")
+        _require(
+            not self.secret_key or len(self.secret_key) >= 32,
+            "secret_key",
+            "must be at least 32 characters (or empty: a random key is made and kept)",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,14 +78,17 @@ async def test_the_access_log_is_one_structured_event_per_request(
     response = await client.get("/healthz?token=do-not-log-me", headers={"X-Request-Id": "req-1"})
     assert response.status == 200
     missing = await client.get("/nowhere")
+    await client.get("/answer/secret-answer-token")  # a capability in the path
     await client.close()  # every handler, and its access log line, is done
 
     output = capsys.readouterr().err
     assert "do-not-log-me" not in output
+    assert "secret-answer-token" not in output
     access = [line for line in json_lines(output) if line["logger"] == "aiohttp.access"]
     assert [(a["method"], a["path"], a["status"]) for a in access] == [
         ("GET", "/healthz", 200),
         ("GET", "/nowhere", 404),
+        ("GET", "/answer/…", 404),
     ]
     assert access[0]["request_id"] == "req-1"
     assert access[1]["request_id"] == missing.headers["X-Request-Id"]

@@ -64,6 +64,7 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ),
         ("[training]\nvalid_terms = 0\n", "[training] valid_terms: must be 1–10"),
         ("service = 3\n", "[service] must be a table"),
+        ("[service]\nsecret_key = 'short'\n", "[service] secret_key: must be at least 32"),
         ("crisis_team = 3\n", "[[crisis_team]] must be an array of tables"),
         ("[[crisis_team]]\nname = 'Stab'\n", "[crisis_team[1]] phone: Stab: give a phone"),
         (

@@ -1,4 +1,4 @@
-"""`dispatcher activate` and `dispatcher status`: declare from the command line, read the state.
+"""`dispatcher activate`, `status` and `stand-down`: declare, read the state, close.
 
 A declaration from the command line writes the activation, its call-ups and its messages
 to the database; a running `dispatcher serve` picks the messages up within a second (the
@@ -18,9 +18,12 @@ from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import SystemClock
 from dispatcher.commands import UserError, format_table, open_database
 from dispatcher.declarations import Activations, Declaration, DeclarationError
+from dispatcher.domain.answer_links import AnswerLinks
 from dispatcher.domain.coverage import compute_coverage
 from dispatcher.settings import Settings
+from dispatcher.stand_down import NotOpen, StandDowns, UnknownActivation
 from dispatcher.store import activations, status
+from dispatcher.store.answer_links import answer_link_key
 from dispatcher.templates import load_templates
 
 
@@ -45,6 +48,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("activation_id", nargs="?", metavar="ACTIVATION_ID")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(handler=run_status)
+
+    down = subparsers.add_parser(
+        "stand-down",
+        help="close an activation: cancel what has not been sent, tell everyone called",
+    )
+    down.add_argument("activation_id", metavar="ACTIVATION_ID")
+    down.add_argument("--json", action="store_true", help="print the activation as JSON")
+    down.set_defaults(handler=run_stand_down)
 
 
 def _declaration(args: argparse.Namespace) -> Declaration:
@@ -77,10 +88,13 @@ def run_activate(args: argparse.Namespace, settings: Settings) -> int:
 async def _activate(
     settings: Settings, declaration: Declaration, *, dry_run: bool, as_json: bool
 ) -> int:
-    messages = CallUpMessages(
-        load_templates(settings.service.language), settings.service.municipality
-    )
+    templates = load_templates(settings.service.language)
     async with open_database(settings) as db:
+        links = None  # a dry run renders no e-mail, and must not store a new key
+        if not dry_run:
+            key = await answer_link_key(db, settings.service.secret_key)
+            links = AnswerLinks(settings.service.public_url, key)
+        messages = CallUpMessages(templates, settings.service.municipality, answer_links=links)
         service = Activations(db, settings, SystemClock(), messages)
         try:
             if dry_run:
@@ -150,4 +164,35 @@ async def _status(settings: Settings, activation_id: str | None, *, as_json: boo
             ],
         )
     )
+    return 0
+
+
+def run_stand_down(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_stand_down(settings, args.activation_id, as_json=args.json))
+
+
+async def _stand_down(settings: Settings, activation_id: str, *, as_json: bool) -> int:
+    """Stand down from the command line; a running `dispatcher serve` sends the notices."""
+    messages = CallUpMessages(
+        load_templates(settings.service.language), settings.service.municipality
+    )
+    async with open_database(settings) as db:
+        service = StandDowns(db, SystemClock(), messages)
+        try:
+            result = await service.stand_down(activation_id, f"cli:{getpass.getuser()}")
+        except UnknownActivation:
+            raise UserError(f"no activation {activation_id!r} (see: dispatcher status)") from None
+        except NotOpen as error:
+            raise UserError(str(error)) from None
+    record = result.activation
+    if as_json:
+        print(json.dumps(activation_json(record), ensure_ascii=False, indent=2))
+    elif not result.stood_down_now:
+        print(f"Already stood down: {record.id} ({record.title}), by {record.stood_down_by}.")
+    else:
+        print(
+            f"Stood down {record.kind} {record.id}: {record.title}. "
+            f"{result.cancelled} unsent message(s) cancelled; "
+            f"{result.notified} stand-down notice(s) queued."
+        )
     return 0

@@ -47,6 +47,7 @@ _STILL_UNSURE = SendResult.temporary(
     "the provider cannot say whether an earlier attempt arrived", may_have_sent=True
 )
 _RECORD_BATCH = 500
+_RECORD_WINDOW_SECONDS = 0.02
 
 
 @dataclass
@@ -270,6 +271,10 @@ class Dispatcher:
     async def _record_loop(self) -> None:
         while True:
             await self._results_ready.wait()
+            if len(self._results) < _RECORD_BATCH // 2:
+                # Let a few more results arrive: one commit for many hand-offs at high rates,
+                # a few milliseconds of delay at low ones.
+                await asyncio.sleep(_RECORD_WINDOW_SECONDS)
             await self._flush()
 
     async def _flush(self) -> None:

@@ -155,11 +155,14 @@ async def insert_callups(
     new_callups: Sequence[NewCallUp],
     first_messages: Sequence[NewMessage],
     now_ms: int,
+    *,
+    next_step_at: int | None = None,
 ) -> int:
     """Insert call-ups with ids we choose (we are the only writer) and their first messages.
 
     Each message's `callup_id` is the index of its call-up in `new_callups`. Returns the id
-    given to the first call-up.
+    given to the first call-up. `next_step_at` is when escalation first looks at the
+    awaiting ones (`declarations.first_step_at`); None leaves them out of escalation.
     """
     async with conn.execute("SELECT COALESCE(MAX(id), 0) FROM callups") as cursor:
         row = await cursor.fetchone()
@@ -167,7 +170,8 @@ async def insert_callups(
     await conn.executemany(
         "INSERT INTO callups (id, activation_id, person_id, person_name, department, protected,"
         " sms_number, email, unit_id, unit_name, unit_address, placement_kind, reply_code, state,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " next_step_at, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (
                 first_id + index,
@@ -184,6 +188,7 @@ async def insert_callups(
                 c.placement_kind,
                 c.reply_code,
                 c.state,
+                next_step_at if c.state == "awaiting" else None,
                 now_ms,
                 now_ms,
             )

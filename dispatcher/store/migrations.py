@@ -151,9 +151,8 @@ CREATE TABLE callups (
     next_step_at      INTEGER,             -- when escalation next looks at it; NULL = nothing due
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
-    UNIQUE (activation_id, person_id)
+    UNIQUE (activation_id, person_id)      -- also the index for "the call-ups of activation X"
 );
-CREATE INDEX callups_activation_state ON callups (activation_id, state);
 CREATE INDEX callups_sms_number ON callups (sms_number);
 CREATE INDEX callups_next_step ON callups (next_step_at) WHERE next_step_at IS NOT NULL;
 
@@ -190,7 +189,6 @@ CREATE INDEX messages_due ON messages (channel, next_attempt_at)
 CREATE INDEX messages_sending ON messages (state) WHERE state = 'sending';
 CREATE UNIQUE INDEX messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
 CREATE INDEX messages_callup ON messages (callup_id);
-CREATE INDEX messages_activation_state ON messages (activation_id, state);
 
 -- Status callbacks that arrived before the dispatcher had recorded the provider's id:
 -- replayed as soon as it has (a callback can beat the commit of the hand-off's result).

@@ -13,7 +13,11 @@ from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock
 from dispatcher.declarations import Activations
 from dispatcher.dispatch.worker import Dispatcher
+from dispatcher.domain.answer_links import AnswerLinks
+from dispatcher.escalator import Escalator
+from dispatcher.gap_reports import GapReporter
 from dispatcher.settings import Settings
+from dispatcher.stand_down import StandDowns
 from dispatcher.status_cache import StatusCache
 from dispatcher.store.access_tokens import AccessTokens
 from dispatcher.store.database import Database
@@ -35,15 +39,27 @@ ACTIVATIONS = web.AppKey("activations", Activations)
 """Declares activations; set while the app runs."""
 CALLUP_MESSAGES = web.AppKey("callup_messages", CallUpMessages)
 """Renders call-up messages (the e-mail that replaces a refused SMS); set while the app runs."""
+ANSWER_LINKS = web.AppKey("answer_links", AnswerLinks)
+"""Signs and reads the answer links in call-up e-mails; set while the app runs."""
+STAND_DOWNS = web.AppKey("stand_downs", StandDowns)
+"""Stands activations down; set while the app runs."""
+ESCALATOR = web.AppKey("escalator", Escalator)
+"""Chases silence and calls reserves (`tick()`, `wake()`); set while the app runs."""
+GAP_REPORTER = web.AppKey("gap_reporter", GapReporter)
+"""Sends gap reports to the crisis team on its own timer; set while the app runs."""
 
 __all__ = [
     "ACCESS_TOKENS",
     "ACTIVATIONS",
     "ANSWER_DESK",
+    "ANSWER_LINKS",
     "CALLUP_MESSAGES",
     "CLOCK",
     "DATABASE",
     "DISPATCHER",
+    "ESCALATOR",
+    "GAP_REPORTER",
     "SETTINGS",
+    "STAND_DOWNS",
     "STATUS_CACHE",
 ]

@@ -9,6 +9,7 @@ modules each have `add_routes(app)`, listed in `ROUTES`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -16,24 +17,36 @@ from dispatcher.answer_desk import AnswerDesk
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.channels import open_channels
 from dispatcher.clock import Clock, SystemClock
-from dispatcher.declarations import Activations
+from dispatcher.declarations import Activations, RosterCache
 from dispatcher.dispatch.worker import Dispatcher
+from dispatcher.domain.answer_links import AnswerLinks
+from dispatcher.domain.escalation import EscalationRules
+from dispatcher.escalator import Escalator
+from dispatcher.gap_reports import GapReporter
+from dispatcher.reserves import ReserveCaller
 from dispatcher.settings import Settings
+from dispatcher.stand_down import StandDowns
 from dispatcher.status_cache import StatusCache
 from dispatcher.store.access_tokens import AccessTokens
+from dispatcher.store.answer_links import answer_link_key
 from dispatcher.store.database import Database
 from dispatcher.templates import load_templates
 from dispatcher.web import (
     ACCESS_TOKENS,
     ACTIVATIONS,
     ANSWER_DESK,
+    ANSWER_LINKS,
     CALLUP_MESSAGES,
     CLOCK,
     DATABASE,
     DISPATCHER,
+    ESCALATOR,
+    GAP_REPORTER,
     SETTINGS,
+    STAND_DOWNS,
     STATUS_CACHE,
     routes_activations,
+    routes_answer_page,
     routes_health,
     routes_roster,
     routes_tokens,
@@ -65,8 +78,13 @@ async def access_tokens(app: web.Application) -> AsyncIterator[None]:
 async def dispatch(app: web.Application) -> AsyncIterator[None]:
     """The channels, the dispatcher worker that feeds them, and the declaration service."""
     settings, db, clock = app[SETTINGS], app[DATABASE], app[CLOCK]
+    key = await answer_link_key(db, settings.service.secret_key)
+    links = AnswerLinks(settings.service.public_url, key)
+    app[ANSWER_LINKS] = links
     messages = CallUpMessages(
-        load_templates(settings.service.language), settings.service.municipality
+        load_templates(settings.service.language),
+        settings.service.municipality,
+        answer_links=links,
     )
     sms, email = await open_channels(settings, db, clock=clock)
     dispatcher = Dispatcher(
@@ -80,21 +98,76 @@ async def dispatch(app: web.Application) -> AsyncIterator[None]:
     )
     app[DISPATCHER] = dispatcher
     app[CALLUP_MESSAGES] = messages
-    app[ACTIVATIONS] = Activations(db, settings, clock, messages, wake=dispatcher.wake)
-    desk = AnswerDesk(db, clock, messages, release_surplus=settings.escalation.surplus == "release")
+    rosters = RosterCache(db)
+    app[ACTIVATIONS] = Activations(
+        db, settings, clock, messages, wake=dispatcher.wake, rosters=rosters
+    )
+    rules = EscalationRules.from_settings(settings.escalation)
+    escalator = Escalator(
+        db,
+        clock,
+        messages,
+        rules,
+        wake_dispatcher=dispatcher.wake,
+        reserves=ReserveCaller(
+            db, messages, rosters, rules, valid_training_terms=settings.training.valid_terms
+        ),
+    )
+    app[ESCALATOR] = escalator
+    desk = AnswerDesk(
+        db,
+        clock,
+        messages,
+        release_surplus=settings.escalation.surplus == "release",
+        on_answer=escalator.wake,
+    )
     app[ANSWER_DESK] = desk
     try:
         await dispatcher.start()
         await desk.start()
+        await escalator.start()
         yield
     finally:
+        await escalator.stop()
         await desk.stop()
         await dispatcher.stop()
         await sms.close()
         await email.close()
 
 
-RESOURCES: Sequence[Resource] = (database, access_tokens, dispatch)
+async def stand_downs(app: web.Application) -> AsyncIterator[None]:
+    """Standing activations down (needs the dispatcher, to wake it for the notices)."""
+    app[STAND_DOWNS] = StandDowns(
+        app[DATABASE], app[CLOCK], app[CALLUP_MESSAGES], wake=app[DISPATCHER].wake
+    )
+    yield
+
+
+async def gap_reports(app: web.Application) -> AsyncIterator[None]:
+    """Gap reports to the crisis team: what is due at start-up, then on their own timer.
+
+    The timer is an APScheduler interval job (`GapReporter.tick`); when the escalation
+    worker's scheduler exists, the job can move there and this resource keep only the
+    catch-up at start.
+    """
+    settings = app[SETTINGS]
+    reporter = GapReporter(
+        app[DATABASE],
+        app[CLOCK],
+        app[CALLUP_MESSAGES],
+        settings.crisis_team,
+        every=timedelta(minutes=settings.escalation.gap_report_every_minutes),
+        wake=app[DISPATCHER].wake,
+    )
+    app[GAP_REPORTER] = reporter
+    await reporter.start()
+    try:
+        yield
+    finally:
+        await reporter.stop()
+
+
+RESOURCES: Sequence[Resource] = (database, access_tokens, dispatch, stand_downs, gap_reports)
 
 ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_health.add_routes,
@@ -102,6 +175,7 @@ ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_activations.add_routes,
     routes_roster.add_routes,
     routes_webhooks.add_routes,
+    routes_answer_page.add_routes,
 )
 
 

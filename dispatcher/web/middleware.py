@@ -161,6 +161,17 @@ def _message(request: web.Request, error: web.HTTPException) -> str:
 # --- access log --------------------------------------------------------------------------
 
 
+# Paths whose last part is a capability (an e-mail answer link's token): never logged.
+_SECRET_PATH_PREFIXES = ("/answer/",)
+
+
+def _loggable_path(path: str) -> str:
+    for prefix in _SECRET_PATH_PREFIXES:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + "…"
+    return path
+
+
 class StructuredAccessLogger(AbstractAccessLogger):
     """aiohttp's access log as one structured event per request (rendered by structlog's
     handler on the root logger): method, path without the query string, status,
@@ -169,7 +180,7 @@ class StructuredAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         fields: dict[str, Any] = {
             "method": request.method,
-            "path": request.path,
+            "path": _loggable_path(request.path),
             "status": response.status,
             "duration_ms": round(time * 1000, 1),
         }

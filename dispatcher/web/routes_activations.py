@@ -1,4 +1,4 @@
-"""Activations over HTTP: declare, preview, list, read, call-ups and status."""
+"""Activations over HTTP: declare, preview, list, read, call-ups, status and stand-down."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from aiohttp import web
 from dispatcher.activation_views import activation_json, callup_json
 from dispatcher.declarations import Declaration, DeclarationError
 from dispatcher.domain.access import AccessRole
+from dispatcher.stand_down import NotOpen, UnknownActivation
 from dispatcher.store import activations, status
 from dispatcher.store.activations import ActivationRecord
-from dispatcher.web import ACTIVATIONS, DATABASE, STATUS_CACHE
+from dispatcher.web import ACTIVATIONS, DATABASE, STAND_DOWNS, STATUS_CACHE
 from dispatcher.web.auth import caller, requires
 from dispatcher.web.middleware import bad_request, json_error, read_json
 
@@ -93,6 +94,21 @@ async def status_of(request: web.Request) -> web.Response:
     return web.Response(body=current.body, content_type="application/json", headers=headers)
 
 
+@requires(AccessRole.LEADER)
+async def stand_down(request: web.Request) -> web.Response:
+    """Close an open activation and tell everyone called: 200 with it (also when it already was);
+    404 unknown; 409 when it is neither open nor stood down."""
+    activation_id = request.match_info["id"]
+    who = caller(request)
+    try:
+        result = await request.app[STAND_DOWNS].stand_down(activation_id, who.name)
+    except UnknownActivation:
+        raise json_error(web.HTTPNotFound, f"no activation {activation_id!r}") from None
+    except NotOpen as error:
+        raise json_error(web.HTTPConflict, str(error), state=error.state) from None
+    return web.json_response(activation_json(result.activation))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/activations", declare)
     app.router.add_post("/api/activations/preview", preview)
@@ -100,3 +116,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/activations/{id}", get_one)
     app.router.add_get("/api/activations/{id}/callups", callups)
     app.router.add_get("/api/activations/{id}/status", status_of)
+    app.router.add_post("/api/activations/{id}/stand-down", stand_down)

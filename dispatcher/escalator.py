@@ -1,0 +1,323 @@
+"""The escalator: chases silence and calls reserves, over due times kept in the database.
+
+Every awaiting call-up carries `next_step_at`. A tick takes the call-ups due at `now`
+(index `callups_next_step`), asks the pure rule `next_steps` what each needs, and applies
+a batch's plans in one transaction: a reminder on the channel the call-up went out on,
+the call-up on the person's other channel, or `no_answer` at the deadline; each call-up's
+step and next due time are stored with them. A tick run twice at the same `now` finds
+nothing to do the second time; a crash between ticks loses nothing; after a restart the
+first tick does everything overdue at once (the rule skips messages a later step makes
+pointless). Then the reserve caller fills the gaps.
+
+APScheduler only wakes the worker: an interval job sets an event and one loop runs the
+ticks, as it does when an answer comes in (`wake`, the answer desk's `on_answer`). Tests
+move a `ManualClock` and call `tick()` themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+from apscheduler.schedulers.asyncio import (  # type: ignore[import-untyped]  # APScheduler 3 has no type hints
+    AsyncIOScheduler,
+)
+
+from dispatcher.callup_messages import CallUpMessages
+from dispatcher.clock import Clock, from_millis, to_millis
+from dispatcher.domain.escalation import (
+    Action,
+    CallUpProgress,
+    CallUpState,
+    EscalationRules,
+    Step,
+    next_steps,
+)
+from dispatcher.domain.messages import (
+    CallUpText,
+    RenderedEmail,
+    RenderedSms,
+    render_reminder_email,
+    render_reminder_sms,
+)
+from dispatcher.domain.planning import Channel
+from dispatcher.store import escalation as store
+from dispatcher.store import outbox
+from dispatcher.store.callups import CallUpSnapshot
+from dispatcher.store.database import Database
+from dispatcher.store.escalation import DueCallUp, StepRecord
+from dispatcher.store.outbox import NewMessage
+
+log = structlog.get_logger(__name__)
+
+TICK_JOB_ID = "escalation-tick"
+_BATCH = 500  # call-ups per transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """What one tick did."""
+
+    reminders: int = 0
+    other_channel: int = 0  # call-ups sent again on the person's other channel
+    no_answer: int = 0  # call-ups whose answer deadline passed
+    reserves: int = 0  # reserves called
+    examined: int = 0  # due call-ups looked at
+
+    @property
+    def queued(self) -> int:
+        """Messages put in the outbox."""
+        return self.reminders + self.other_channel + self.reserves
+
+
+class ReserveFiller(Protocol):
+    async def call(self, now: datetime) -> int: ...
+
+
+class Escalator:
+    """The escalation worker: `start()` in the app's cleanup context, `stop()` after.
+
+    `schedule=False` leaves APScheduler out (tests tick by hand); the wake-up loop for
+    answers runs either way.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        messages: CallUpMessages,
+        rules: EscalationRules,
+        *,
+        wake_dispatcher: Callable[[], None] = lambda: None,
+        reserves: ReserveFiller | None = None,
+        schedule: bool = True,
+        interval_seconds: float = 5.0,
+        min_gap_seconds: float = 0.5,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._rules = rules
+        self._reminders = _Reminders(messages)
+        self._messages = messages
+        self._wake_dispatcher = wake_dispatcher
+        self._reserves = reserves
+        self._schedule = schedule
+        self._interval = interval_seconds
+        self._min_gap = min_gap_seconds
+        self._lock = asyncio.Lock()  # one tick at a time
+        self._woken = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the loop (its first tick does whatever fell due while we were down)."""
+        self._task = asyncio.create_task(self._run())
+        self.wake()
+        if self._schedule:
+            self._scheduler = AsyncIOScheduler(timezone=UTC)
+            self._scheduler.add_job(
+                self._scheduled_wake,
+                "interval",
+                seconds=self._interval,
+                id=TICK_JOB_ID,
+                replace_existing=True,
+                misfire_grace_time=None,  # late is fine: the database says what is due
+                coalesce=True,
+                max_instances=1,
+            )
+            self._scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop the scheduler, let a tick under way finish, stop the loop."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # its shutdown runs as a loop callback: let it run now
+        self._scheduler = None
+        if self._task is not None:
+            async with self._lock:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Tick soon (an answer came in, or the scheduler's interval passed)."""
+        self._idle.clear()
+        self._woken.set()
+
+    async def wait_idle(self) -> None:
+        """Return once the loop has no wake-up pending and no tick running (after `start`)."""
+        if self._task is not None:
+            await self._idle.wait()
+
+    async def _scheduled_wake(self) -> None:
+        structlog.contextvars.clear_contextvars()  # jobs inherit whoever added them
+        self.wake()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_tick = -self._min_gap
+        while True:
+            if not self._woken.is_set():
+                self._idle.set()
+            await self._woken.wait()
+            # Answers by the thousand wake us as often: at most one tick per gap.
+            pause = last_tick + self._min_gap - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            self._woken.clear()
+            last_tick = loop.time()
+            structlog.contextvars.clear_contextvars()
+            try:
+                await self.tick()
+            except Exception:  # the work stays in the database: the next wake-up retries it
+                log.exception("escalation tick failed")
+
+    # -- ticking ---------------------------------------------------------------------
+
+    async def tick(self) -> TickResult:
+        """Do every escalation step due now, then call the reserves gaps need."""
+        async with self._lock:
+            now = self._clock.now()
+            result = await self._escalate(now)
+            if self._reserves is not None:
+                result = dataclasses.replace(result, reserves=await self._reserves.call(now))
+        if result.queued:
+            self._wake_dispatcher()
+        if result.examined or result.reserves:
+            log.info("escalation tick", **dataclasses.asdict(result))
+        return result
+
+    async def _escalate(self, now: datetime) -> TickResult:
+        now_ms = to_millis(now)
+        reminders = other = no_answer = examined = 0
+        while True:
+            async with self._db.transaction() as conn:
+                due = await store.due_callups(conn, now_ms, _BATCH)
+                records: list[StepRecord] = []
+                messages: list[NewMessage] = []
+                for callup in due:
+                    record, message, action = self._plan(callup, now)
+                    records.append(record)
+                    if message is not None:
+                        messages.append(message)
+                        reminders += action is Action.REMIND
+                        other += action is Action.OTHER_CHANNEL
+                    no_answer += record.no_answer
+                await outbox.enqueue(conn, messages, now_ms)
+                await store.record_steps(conn, records, now_ms)
+            examined += len(due)
+            if len(due) < _BATCH:
+                return TickResult(reminders, other, no_answer, 0, examined)
+
+    def _plan(
+        self, due: DueCallUp, now: datetime
+    ) -> tuple[StepRecord, NewMessage | None, Action | None]:
+        """What one due call-up gets: its new step, and the message to queue if any."""
+        callup = due.snapshot
+        if due.activation_state != "active":  # stood down: nothing more is ever due
+            return StepRecord(callup.id, due.step, None), None, None
+        usable = _usable_channels(due)
+        first = due.first_channel if due.first_channel in usable else None
+        plan = next_steps(
+            CallUpProgress(
+                state=CallUpState(callup.state),
+                called_at=from_millis(due.created_at),
+                step=Step(due.step),
+                channels=usable,
+                first_channel=Channel(first or (usable[0] if usable else Channel.SMS)),
+            ),
+            now,
+            self._rules,
+        )
+        record = StepRecord(
+            callup.id,
+            int(plan.step),
+            None if plan.next_due_at is None else to_millis(plan.next_due_at),
+            no_answer=plan.deadline_passed,
+        )
+        for step in plan.actions:
+            if step.channel is None or step.channel not in usable:
+                continue  # DEADLINE, or nobody to send to
+            if step.action is Action.REMIND:
+                return record, self._reminders.compose(callup, step.channel), step.action
+            if True:  # never the call-up twice
+                return record, self._messages.compose(callup, step.channel.value), step.action
+        return record, None, None
+
+
+def _usable_channels(due: DueCallUp) -> tuple[Channel, ...]:
+    """The person's channels that may still be used: an address, not refused for good by the
+    provider, and for SMS a number that has not opted out."""
+    callup = due.snapshot
+    usable: list[Channel] = []
+    if callup.sms_number and "sms" not in due.refused_channels:
+        usable.append(Channel.SMS)
+    if callup.email and "email" not in due.refused_channels:
+        usable.append(Channel.EMAIL)
+    return tuple(usable)
+
+
+class _Reminders:
+    """Renders reminders; each distinct text once (a unit's SMS reminders read the same)."""
+
+    def __init__(self, messages: CallUpMessages) -> None:
+        self._messages = messages
+        templates = messages.templates
+        self._sms: Callable[[CallUpText], RenderedSms] = functools.lru_cache(maxsize=4096)(
+            functools.partial(render_reminder_sms, templates)
+        )
+        self._email: Callable[[CallUpText], RenderedEmail] = functools.lru_cache(maxsize=1024)(
+            functools.partial(render_reminder_email, templates)
+        )
+
+    def compose(self, callup: CallUpSnapshot, channel: Channel) -> NewMessage | None:
+        address = callup.sms_number if channel is Channel.SMS else callup.email
+        if not address:
+            return None
+        activation = self._messages.activation_text(
+            callup.activation_kind, callup.activation_title, callup.activation_message
+        )
+        if channel is Channel.SMS:  # the SMS reminder never names the person
+            sms = self._sms(
+                CallUpText(activation, "", callup.unit_name, callup.unit_address, callup.reply_code)
+            )
+            return NewMessage(
+                callup.activation_id,
+                callup.id,
+                "sms",
+                "reminder",
+                address,
+                sms.text,
+                segments=sms.segments,
+            )
+        email = self._email(
+            CallUpText(
+                activation,
+                callup.person_name,
+                callup.unit_name,
+                callup.unit_address,
+                callup.reply_code,
+                self._messages.answer_url(callup.activation_id, callup.person_id),
+            )
+        )
+        return NewMessage(
+            callup.activation_id,
+            callup.id,
+            "email",
+            "reminder",
+            address,
+            email.text,
+            subject=email.subject,
+            html=email.html,
+        )
