@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +43,6 @@ from dispatcher.domain.escalation import (
 )
 from dispatcher.domain.messages import (
     CallUpText,
-    RenderedEmail,
     RenderedSms,
     render_reminder_email,
     render_reminder_sms,
@@ -200,39 +200,43 @@ class Escalator:
 
     async def _escalate(self, now: datetime) -> TickResult:
         now_ms = to_millis(now)
-        reminders = other = no_answer = examined = 0
+        counts: Counter[str] = Counter()
         while True:
             async with self._db.transaction() as conn:
                 due = await store.due_callups(conn, now_ms, _BATCH)
-                records: list[StepRecord] = []
-                messages: list[NewMessage] = []
-                for callup in due:
-                    record, message, action = self._plan(callup, now)
-                    records.append(record)
-                    if message is not None:
-                        messages.append(message)
-                        reminders += action is Action.REMIND
-                        other += action is Action.OTHER_CHANNEL
-                    no_answer += record.no_answer
+                plans = [self._plan(callup, now) for callup in due]
+                messages = [m for _, m in plans if m is not None]
                 await outbox.enqueue(conn, messages, now_ms)
-                await store.record_steps(conn, records, now_ms)
-            examined += len(due)
+                await store.record_steps(conn, [r for r, _ in plans], now_ms)
+            counts.update(m.purpose for m in messages)  # "reminder" or "callup"
+            counts["no_answer"] += sum(r.no_answer for r, _ in plans)
+            counts["examined"] += len(due)
             if len(due) < _BATCH:
-                return TickResult(reminders, other, no_answer, 0, examined)
+                return TickResult(
+                    reminders=counts["reminder"],
+                    other_channel=counts["callup"],
+                    no_answer=counts["no_answer"],
+                    examined=counts["examined"],
+                )
 
-    def _plan(
-        self, due: DueCallUp, now: datetime
-    ) -> tuple[StepRecord, NewMessage | None, Action | None]:
+    def _plan(self, due: DueCallUp, now: datetime) -> tuple[StepRecord, NewMessage | None]:
         """What one due call-up gets: its new step, and the message to queue if any."""
         callup = due.snapshot
         if due.activation_state != "active":  # stood down: nothing more is ever due
-            return StepRecord(callup.id, due.step, None), None, None
+            return StepRecord(callup.id, due.step, None), None
+        if due.first_sent_at is None and callup.state == CallUpState.AWAITING:
+            # Its call-up has not reached a provider yet (a large activation at 10 SMS a
+            # second takes a while): time counts from when it does. Looking again one
+            # reminder interval later is never late: it will have been sent after now.
+            later = now + self._rules.due_after(Step.REMINDED)
+            return StepRecord(callup.id, due.step, to_millis(later)), None
         usable = _usable_channels(due)
         first = due.first_channel if due.first_channel in usable else None
         plan = next_steps(
             CallUpProgress(
                 state=CallUpState(callup.state),
-                called_at=from_millis(due.created_at),
+                # From when the call-up reached the person's provider, not when it was queued.
+                called_at=from_millis(due.first_sent_at or due.created_at),
                 step=Step(due.step),
                 channels=usable,
                 first_channel=Channel(first or (usable[0] if usable else Channel.SMS)),
@@ -250,10 +254,10 @@ class Escalator:
             if step.channel is None or step.channel not in usable:
                 continue  # DEADLINE, or nobody to send to
             if step.action is Action.REMIND:
-                return record, self._reminders.compose(callup, step.channel), step.action
-            if True:  # never the call-up twice
-                return record, self._messages.compose(callup, step.channel.value), step.action
-        return record, None, None
+                return record, self._reminders.compose(callup, step.channel)
+            if step.channel.value not in due.callup_channels:  # never the call-up twice
+                return record, self._messages.compose(callup, step.channel.value)
+        return record, None
 
 
 def _usable_channels(due: DueCallUp) -> tuple[Channel, ...]:
@@ -261,7 +265,7 @@ def _usable_channels(due: DueCallUp) -> tuple[Channel, ...]:
     provider, and for SMS a number that has not opted out."""
     callup = due.snapshot
     usable: list[Channel] = []
-    if callup.sms_number and "sms" not in due.refused_channels:
+    if callup.sms_number and not due.sms_opted_out and "sms" not in due.refused_channels:
         usable.append(Channel.SMS)
     if callup.email and "email" not in due.refused_channels:
         usable.append(Channel.EMAIL)
@@ -269,54 +273,44 @@ def _usable_channels(due: DueCallUp) -> tuple[Channel, ...]:
 
 
 class _Reminders:
-    """Renders reminders; each distinct text once (a unit's SMS reminders read the same)."""
+    """Renders reminders. A unit's SMS reminders read the same (they never name the
+    person): each distinct one is rendered once."""
 
     def __init__(self, messages: CallUpMessages) -> None:
         self._messages = messages
-        templates = messages.templates
         self._sms: Callable[[CallUpText], RenderedSms] = functools.lru_cache(maxsize=4096)(
-            functools.partial(render_reminder_sms, templates)
-        )
-        self._email: Callable[[CallUpText], RenderedEmail] = functools.lru_cache(maxsize=1024)(
-            functools.partial(render_reminder_email, templates)
+            functools.partial(render_reminder_sms, messages.templates)
         )
 
     def compose(self, callup: CallUpSnapshot, channel: Channel) -> NewMessage | None:
-        address = callup.sms_number if channel is Channel.SMS else callup.email
-        if not address:
-            return None
         activation = self._messages.activation_text(
             callup.activation_kind, callup.activation_title, callup.activation_message
         )
-        if channel is Channel.SMS:  # the SMS reminder never names the person
-            sms = self._sms(
-                CallUpText(activation, "", callup.unit_name, callup.unit_address, callup.reply_code)
-            )
+        text = CallUpText(activation, "", callup.unit_name, callup.unit_address, callup.reply_code)
+        if channel is Channel.SMS and callup.sms_number:
+            sms = self._sms(text)
             return NewMessage(
                 callup.activation_id,
                 callup.id,
                 "sms",
                 "reminder",
-                address,
+                callup.sms_number,
                 sms.text,
                 segments=sms.segments,
             )
-        email = self._email(
-            CallUpText(
-                activation,
-                callup.person_name,
-                callup.unit_name,
-                callup.unit_address,
-                callup.reply_code,
-                self._messages.answer_url(callup.activation_id, callup.person_id),
-            )
+        if channel is not Channel.EMAIL or not callup.email:
+            return None
+        url = self._messages.answer_url(callup.activation_id, callup.person_id)
+        email = render_reminder_email(
+            self._messages.templates,
+            dataclasses.replace(text, person_name=callup.person_name, answer_url=url),
         )
         return NewMessage(
             callup.activation_id,
             callup.id,
             "email",
             "reminder",
-            address,
+            callup.email,
             email.text,
             subject=email.subject,
             html=email.html,

@@ -29,6 +29,8 @@ from dispatcher.domain.coverage import Coverage, compute_coverage
 from dispatcher.domain.escalation import gap_report_due
 from dispatcher.domain.messages import (
     GapReportText,
+    RenderedEmail,
+    RenderedSms,
     UnitGap,
     render_gap_report_email,
     render_gap_report_sms,
@@ -209,7 +211,7 @@ class GapReporter:
         return look
 
     def _due(self, look: _Look, now: datetime) -> str | None:
-        """ "covered", "periodic" or None (see `gap_report_due`)."""
+        """Which report is due: "covered", "periodic" or None (see `gap_report_due`)."""
         all_covered = look.coverage.gap == 0
         last = look.last
         covered_reported = last is not None and last.kind == "covered" and not look.reopened
@@ -231,32 +233,7 @@ class GapReporter:
             if last != look.last or not await store.is_active(conn, activation.id):
                 return None
             opted_out = await answers.opted_out_numbers(conn)
-            queued: list[NewMessage] = []
-            for person in self.recipients:
-                if person.sms_number and person.sms_number not in opted_out:
-                    queued.append(
-                        NewMessage(
-                            activation.id,
-                            None,
-                            "sms",
-                            PURPOSE,
-                            person.sms_number,
-                            sms.text,
-                            segments=sms.segments,
-                        )
-                    )
-                if person.email:
-                    queued.append(
-                        NewMessage(
-                            activation.id,
-                            None,
-                            "email",
-                            PURPOSE,
-                            person.email,
-                            email.text,
-                            subject=email.subject,
-                        )
-                    )
+            queued = self._addressed(activation.id, sms, email, opted_out)
             await outbox.enqueue(conn, queued, now_ms)
             await store.record_report(
                 conn, activation.id, kind=kind, summary=sms.text, sent_at=now_ms
@@ -269,6 +246,38 @@ class GapReporter:
             messages=len(queued),
         )
         return GapReport(activation.id, kind, sms.text, now, len(queued))
+
+    def _addressed(
+        self, activation_id: str, sms: RenderedSms, email: RenderedEmail, opted_out: frozenset[str]
+    ) -> list[NewMessage]:
+        """The report to every member: SMS to a mobile that has not opted out, and e-mail."""
+        queued: list[NewMessage] = []
+        for person in self.recipients:
+            if person.sms_number and person.sms_number not in opted_out:
+                queued.append(
+                    NewMessage(
+                        activation_id,
+                        None,
+                        "sms",
+                        PURPOSE,
+                        person.sms_number,
+                        sms.text,
+                        segments=sms.segments,
+                    )
+                )
+            if person.email:
+                queued.append(
+                    NewMessage(
+                        activation_id,
+                        None,
+                        "email",
+                        PURPOSE,
+                        person.email,
+                        email.text,
+                        subject=email.subject,
+                    )
+                )
+        return queued
 
     def _text(
         self, activation: ReportedActivation, coverage: Coverage, now: datetime

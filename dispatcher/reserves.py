@@ -15,8 +15,8 @@ found to need nothing is not counted again: a tick after every answer costs one 
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -30,8 +30,8 @@ from dispatcher.declarations import RosterCache, first_step_at, prepare_callups
 from dispatcher.domain.coverage import compute_coverage
 from dispatcher.domain.escalation import EscalationRules, reserves_needed
 from dispatcher.domain.planning import PlannedCallUp, plan_reserve_callups
-from dispatcher.domain.roster import Roster
-from dispatcher.domain.terms import valid_terms
+from dispatcher.domain.roster import Person, Roster, TrainingWeek
+from dispatcher.domain.terms import Term, valid_terms
 from dispatcher.store import activations, answers
 from dispatcher.store import escalation as store
 from dispatcher.store.database import Database
@@ -67,7 +67,7 @@ class ReserveCaller:
         self._valid_terms = valid_training_terms
         # Activation id → (revision, roster version) at which it needed no (more) reserves.
         self._settled: dict[str, tuple[int, int | None]] = {}
-        self._trained: tuple[Roster, date, Roster] | None = None
+        self._pools: tuple[Roster, date, dict[str, Roster]] | None = None
 
     async def call(self, now: datetime) -> int:
         """Call the reserves every open activation needs now; returns the call-ups made."""
@@ -95,7 +95,7 @@ class ReserveCaller:
 
         Returns (call-ups made, the revision they were planned at; None if it closed).
         """
-        roster = await self._roster(now)
+        pools = await self._pools_at(now)
         try:
             async with self._db.transaction() as conn:
                 revision = await store.revision_of(conn, activation.id)
@@ -104,17 +104,23 @@ class ReserveCaller:
                 tallies = await store.unit_tallies(conn, activation.id)
                 needs = {u.unit_id: reserves_needed(u) for u in compute_coverage(tallies).units}
                 needs = {unit_id: n for unit_id, n in sorted(needs.items()) if n > 0}
-                candidates = _candidates(roster, needs)
+                pool = {u: pools[u] for u in needs if u in pools}
+                candidates = {p.person_id for r in pool.values() for p in r.people}
                 calls = await store.calls_of(conn, candidates)
                 called = {c.person_id for c in calls if c.activation_id == activation.id}
                 elsewhere = [c for c in calls if c.activation_id != activation.id]
                 busy = {c.person_id for c in elsewhere if c.state in _BUSY_STATES}
                 opted_out = await answers.opted_out_numbers(conn)
-                busy |= _unreachable(roster, opted_out, candidates)
+                busy |= {
+                    p.person_id
+                    for r in pool.values()
+                    for p in r.people
+                    if p.sms_number in opted_out and not p.email  # SMS was their only way
+                }
                 planned: list[PlannedCallUp] = []
                 for unit_id, count in needs.items():
                     chosen = plan_reserve_callups(
-                        roster,
+                        pool.get(unit_id, _EMPTY),
                         unit_id,
                         already_called=frozenset(called),
                         busy=frozenset(busy),
@@ -158,29 +164,40 @@ class ReserveCaller:
             )
         return len(planned), revision
 
-    async def _roster(self, now: datetime) -> Roster:
-        """The current roster with only the training weeks that still count as trained."""
+    async def _pools_at(self, now: datetime) -> dict[str, Roster]:
+        """The current roster cut per unit into the people who could fill a gap there,
+        counting only training weeks that are still valid on `now`'s date."""
         roster = await self._rosters.get()
         today = now.astimezone(LOCAL_TIME).date()
-        if self._trained is None or self._trained[0] is not roster or self._trained[1] != today:
-            terms = valid_terms(today, self._valid_terms)
-            trained = dataclasses.replace(
-                roster, training=tuple(w for w in roster.training if w.term in terms)
-            )
-            self._trained = (roster, today, trained)
-        return self._trained[2]
+        if self._pools is None or self._pools[0] is not roster or self._pools[1] != today:
+            self._pools = (roster, today, _pools(roster, valid_terms(today, self._valid_terms)))
+        return self._pools[2]
 
 
-def _candidates(roster: Roster, needs: Mapping[str, int]) -> set[str]:
-    """Everyone who could be a reserve for the units in `needs`."""
-    people = {p.person_id for p in roster.people if p.reserve_placement in needs}
-    return people | {w.person_id for w in roster.training if w.unit_id in needs}
+_EMPTY = Roster()
 
 
-def _unreachable(roster: Roster, opted_out: frozenset[str], among: set[str]) -> set[str]:
-    """People (of `among`) whose only channel is an SMS number that asked for no more SMS."""
+def _pools(roster: Roster, terms: frozenset[Term]) -> dict[str, Roster]:
+    """Per unit, a roster of that unit, its reserve placements and the people trained there.
+
+    `plan_reserve_callups` reads the whole roster it is given; handing it only the unit's
+    candidates keeps a tick with many short units linear in the roster, not quadratic.
+    """
+    people = {p.person_id: p for p in roster.people}
+    candidates: dict[str, dict[str, Person]] = defaultdict(dict)
+    weeks: dict[str, list[TrainingWeek]] = defaultdict(list)
+    for person in roster.people:
+        if person.reserve_placement:
+            candidates[person.reserve_placement][person.person_id] = person
+    for week in roster.training:
+        if week.term in terms and week.person_id in people:
+            weeks[week.unit_id].append(week)
+            candidates[week.unit_id][week.person_id] = people[week.person_id]
     return {
-        p.person_id
-        for p in roster.people
-        if p.person_id in among and p.sms_number in opted_out and not p.email
+        u.unit_id: Roster(
+            units=(u,),
+            people=tuple(candidates[u.unit_id].values()),
+            training=tuple(weeks[u.unit_id]),
+        )
+        for u in roster.units
     }

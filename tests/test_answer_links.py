@@ -166,6 +166,7 @@ def _snapshot(**changes: object) -> CallUpSnapshot:
         "activation_kind": "crisis",
         "activation_title": "Storm",
         "activation_message": "",
+        "activation_state": "active",
         "person_id": "E1001",
         "person_name": "Anna Andersson",
         "protected": False,

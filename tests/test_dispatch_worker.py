@@ -333,3 +333,32 @@ async def test_a_claim_cancelled_at_any_point_leaves_the_writer_usable(
     async with world.db.transaction() as conn:
         await conn.execute("INSERT INTO service_meta VALUES ('after', 'cancel')")
     assert await world.db.fetch_one("SELECT value FROM service_meta WHERE key = 'after'")
+
+
+async def test_claimed_callups_are_withdrawn_when_the_activation_is_stood_down(
+    world: World,
+) -> None:
+    await declare(world, [(f"P{i}", f"+4670{i:07d}", None) for i in range(10)])
+    dispatcher = Dispatcher(
+        world.db,
+        world.sms,
+        world.email,
+        world.clock,
+        sms_rate=2,
+        email_rate=2,
+        composer=EmailComposer(),
+    )
+    await dispatcher.start()
+    await world.sms.got_one.wait()  # the first went at once; the rest are claimed and paced
+    async with world.db.transaction() as conn:  # what a stand-down does in its transaction
+        await conn.execute("UPDATE activations SET state = 'stood_down' WHERE id = 'A1'")
+        await outbox.cancel_queued(conn, "A1", to_millis(world.clock.now()))
+    sent = len(world.sms.sent)
+    await dispatcher.wait_idle()
+    await dispatcher.stop()
+    assert len(world.sms.sent) == sent  # the call-up claimed and waiting for its slot: withdrawn
+    counts = dict(
+        tuple(r)
+        for r in await world.db.fetch_all("SELECT state, COUNT(*) FROM messages GROUP BY state")
+    )
+    assert counts == {"sent": sent, "cancelled": 10 - sent}

@@ -371,6 +371,27 @@ class RefusingSms:
 
 
 @dataclass
+class BusySms:
+    """A provider that is busy the first time each number is tried, then takes the SMS."""
+
+    tried: set[str] = field(default_factory=set)
+    sent: list[OutgoingSms] = field(default_factory=list)
+
+    async def send(self, sms: OutgoingSms) -> SendResult:
+        if sms.to not in self.tried:
+            self.tried.add(sms.to)
+            return SendResult.temporary("503 busy")
+        self.sent.append(sms)
+        return SendResult.sent(f"SM{len(self.sent):032d}", "queued")
+
+    async def find_sent(self, to: str, since: datetime) -> list[str]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
 class RefusingEmail:
     sent: list[OutgoingEmail] = field(default_factory=list)
 
@@ -402,11 +423,21 @@ async def test_after_a_refused_sms_the_reminder_goes_by_email_and_nothing_twice(
         assert len(refusing.sent) == 1
 
 
-@pytest.mark.xfail(
-    reason="dispatch.outcomes.switch_channel marks a call-up failed when every channel was"
-    " tried, even though its SMS went out: it must look for a call-up message still alive",
-    strict=True,
-)
+async def test_time_counts_from_when_the_callup_reached_the_provider(
+    database: Path, clock: ManualClock
+) -> None:
+    busy = BusySms()
+    async with running_world(database, clock, small_roster(ANNA), sms=busy) as world:
+        await world.declare()
+        assert await world.messages_of("P1") == [("callup", "sms", "failed_temporary")]
+        # Due by the queue time, but nothing has reached her yet: no reminder, look again later.
+        assert (await world.after(10 * MINUTE)).reminders == 0
+        assert [m.body[:10] for m in busy.sent] == ["Exempelkom"]  # the retry, at 10 minutes
+        assert (await world.after(10 * MINUTE - SECOND)).reminders == 0
+        assert (await world.after(SECOND)).reminders == 1
+        assert [m.body[:10] for m in busy.sent] == ["Exempelkom", "Påminnelse"]
+
+
 async def test_a_refused_email_after_a_sent_sms_leaves_the_callup_awaiting(
     database: Path, clock: ManualClock
 ) -> None:
@@ -463,6 +494,7 @@ async def test_restart_of_the_app_in_the_middle(
         headers={"Authorization": f"Bearer {token.secret}"},
     )
     assert response.status == 201
+    await first[DISPATCHER].wait_idle()
     clock.advance(10 * MINUTE)
     await first[ESCALATOR].tick()
     await first[DISPATCHER].wait_idle()

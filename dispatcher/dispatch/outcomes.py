@@ -157,8 +157,8 @@ async def switch_channel(
                     callup.activation_id,
                 )
             )
-        if callup.state != "awaiting":
-            continue
+        if callup.state != "awaiting" or callup.activation_state != "active":
+            continue  # answered, or stood down: no call-up on another channel
         remaining = [c for c in CHANNEL_ORDER if c not in tried[callup.id] and _address(callup, c)]
         fallback = composer.compose(callup, remaining[0]) if remaining and composer else None
         if fallback is None:
@@ -168,5 +168,7 @@ async def switch_channel(
             tried[callup.id].add(fallback.channel)
     await callups.note_contact_problems(conn, problems, now_ms)
     await outbox.enqueue(conn, fallbacks, now_ms)
-    await callups.mark_unreachable(conn, unreachable, now_ms)
+    # No channel left to try, but one tried earlier may still have reached the person.
+    reached = await callups.with_live_callup_message(conn, unreachable)
+    await callups.mark_unreachable(conn, [i for i in unreachable if i not in reached], now_ms)
     return bool(fallbacks)

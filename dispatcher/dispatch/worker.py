@@ -48,6 +48,10 @@ _STILL_UNSURE = SendResult.temporary(
 )
 _RECORD_BATCH = 500
 _RECORD_WINDOW_SECONDS = 0.02
+# Messages that are not sent once their activation is no longer active (stand-down notices
+# and gap reports still go), and how old the list of active activations may be (seconds).
+_WITHDRAWN_WHEN_CLOSED = frozenset({"callup", "reminder"})
+_OPEN_ACTIVATIONS_TTL = 0.2
 
 
 @dataclass
@@ -91,6 +95,8 @@ class Dispatcher:
             _Lane("email", TokenBucket(email_rate), self._send_email, _claim_size(email_rate)),
         )
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._withdrawals: list[OutboxMessage] = []  # claimed, then their activation closed
+        self._activation_open: dict[str, tuple[bool, float]] = {}  # id -> (open, checked at)
         self._unrecorded = 0  # claimed and not yet recorded (or returned)
         self._results: list[tuple[OutboxMessage, SendResult]] = []
         self._results_ready = asyncio.Event()
@@ -255,8 +261,30 @@ class Dispatcher:
                 return SendResult.sent(found, "found after lost answer")
         return result
 
+    async def _withdrawn(self, message: OutboxMessage) -> bool:
+        """A call-up or reminder whose activation was stood down after it was claimed.
+
+        An activation known to be open is checked again after a fifth of a second; one known
+        to be closed stays closed (activations never reopen)."""
+        activation_id = message.activation_id
+        if activation_id is None or message.purpose not in _WITHDRAWN_WHEN_CLOSED:
+            return False
+        now = asyncio.get_running_loop().time()
+        known = self._activation_open.get(activation_id)
+        if known is None or (known[0] and now - known[1] > _OPEN_ACTIVATIONS_TTL):
+            row = await self._db.fetch_one(
+                "SELECT state = 'active' FROM activations WHERE id = ?", (activation_id,)
+            )
+            known = (row is not None and bool(row[0]), now)
+            self._activation_open[activation_id] = known
+        return not known[0]
+
     async def _hand_off(self, lane: _Lane, message: OutboxMessage) -> None:
         try:
+            if await self._withdrawn(message):
+                self._withdrawals.append(message)
+                self._results_ready.set()
+                return
             result = await self._attempt(lane, message)
         except Exception as error:  # a channel bug must not lose the message: retry it later
             log.exception("channel raised", message_id=message.id, channel=lane.name)
@@ -278,6 +306,14 @@ class Dispatcher:
             await self._flush()
 
     async def _flush(self) -> None:
+        if self._withdrawals:
+            withdrawn, self._withdrawals = self._withdrawals, []
+            async with self._db.transaction() as conn:
+                await outbox.cancel_messages(
+                    conn, [m.id for m in withdrawn], to_millis(self._clock.now())
+                )
+            self._unrecorded -= len(withdrawn)
+            log.info("withdrawn after stand-down", messages=len(withdrawn))
         while self._results:
             batch = self._results[:_RECORD_BATCH]
             del self._results[:_RECORD_BATCH]

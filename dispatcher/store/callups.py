@@ -20,6 +20,7 @@ class CallUpSnapshot:
     activation_kind: str
     activation_title: str
     activation_message: str
+    activation_state: str
     person_id: str
     person_name: str
     protected: bool
@@ -33,18 +34,23 @@ class CallUpSnapshot:
     state: str
 
 
-_SNAPSHOT_SQL = (
-    "SELECT c.id, c.activation_id, a.kind, a.title, a.message, c.person_id, c.person_name,"
-    " c.protected, c.sms_number, c.email, c.unit_id, c.unit_name, c.unit_address,"
+# The columns of a CallUpSnapshot, in field order, over `callups c JOIN activations a`.
+SNAPSHOT_COLUMNS = (
+    "c.id, c.activation_id, a.kind, a.title, a.message, a.state, c.person_id,"
+    " c.person_name, c.protected, c.sms_number, c.email, c.unit_id, c.unit_name, c.unit_address,"
     " c.placement_kind, c.reply_code, c.state"
-    " FROM callups c JOIN activations a ON a.id = c.activation_id"
+)
+SNAPSHOT_WIDTH = 17
+_SNAPSHOT_SQL = (
+    f"SELECT {SNAPSHOT_COLUMNS} FROM callups c JOIN activations a ON a.id = c.activation_id"
 )
 
 
-def _snapshot(row: Sequence[object]) -> CallUpSnapshot:
-    values = list(row)
-    values[7] = bool(values[7])
-    return CallUpSnapshot(*values)  # type: ignore[arg-type]  # columns in _SNAPSHOT_SQL order
+def snapshot_from_row(row: Sequence[object]) -> CallUpSnapshot:
+    """A snapshot from the first SNAPSHOT_WIDTH values of a row selected with SNAPSHOT_COLUMNS."""
+    values = list(row[:SNAPSHOT_WIDTH])
+    values[8] = bool(values[8])
+    return CallUpSnapshot(*values)  # type: ignore[arg-type]  # columns in SNAPSHOT_COLUMNS order
 
 
 async def snapshots(conn: aiosqlite.Connection, callup_ids: Iterable[int]) -> list[CallUpSnapshot]:
@@ -54,7 +60,7 @@ async def snapshots(conn: aiosqlite.Connection, callup_ids: Iterable[int]) -> li
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         async with conn.execute(f"{_SNAPSHOT_SQL} WHERE c.id IN ({marks})", chunk) as cursor:
-            result.extend(_snapshot(tuple(r)) for r in await cursor.fetchall())
+            result.extend(snapshot_from_row(tuple(r)) for r in await cursor.fetchall())
     return result
 
 
@@ -74,6 +80,26 @@ async def channels_tried(
             for callup_id, channel in await cursor.fetchall():
                 tried[int(callup_id)].add(str(channel))
     return tried
+
+
+async def with_live_callup_message(
+    conn: aiosqlite.Connection, callup_ids: Iterable[int]
+) -> set[int]:
+    """The call-ups that still have a call-up message on its way or delivered on some channel
+    (a refused e-mail does not undo an SMS that went out)."""
+    ids = sorted(set(callup_ids))
+    alive: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        async with conn.execute(
+            "SELECT DISTINCT callup_id FROM messages WHERE purpose = 'callup'"
+            " AND state NOT IN ('failed_permanent', 'cancelled')"
+            f" AND callup_id IN ({marks})",
+            chunk,
+        ) as cursor:
+            alive.update(int(r[0]) for r in await cursor.fetchall())
+    return alive
 
 
 async def mark_unreachable(

@@ -15,7 +15,12 @@ from typing import Any
 import aiosqlite
 
 from dispatcher.domain.coverage import UnitTally
-from dispatcher.store.callups import CallUpSnapshot
+from dispatcher.store.callups import (
+    SNAPSHOT_COLUMNS,
+    SNAPSHOT_WIDTH,
+    CallUpSnapshot,
+    snapshot_from_row,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,7 @@ class DueCallUp:
     activation_state: str
     step: int  # escalation_step
     created_at: int
+    first_sent_at: int | None  # when a call-up message first reached a provider
     sms_opted_out: bool  # its SMS number asked for no more SMS
     first_channel: str | None  # the channel of its first call-up message
     callup_channels: frozenset[str]  # channels a call-up message was queued on
@@ -33,10 +39,7 @@ class DueCallUp:
 
 
 _DUE_SQL = (
-    "SELECT c.id, c.activation_id, a.kind, a.title, a.message, c.person_id, c.person_name,"
-    " c.protected, c.sms_number, c.email, c.unit_id, c.unit_name, c.unit_address,"
-    " c.placement_kind, c.reply_code, c.state,"
-    " a.state, c.escalation_step, c.created_at,"
+    f"SELECT {SNAPSHOT_COLUMNS}, c.escalation_step, c.created_at,"
     " EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = c.sms_number)"
     " FROM callups c JOIN activations a ON a.id = c.activation_id"
     " WHERE c.next_step_at IS NOT NULL AND c.next_step_at <= ?"
@@ -52,31 +55,38 @@ async def due_callups(conn: aiosqlite.Connection, now_ms: int, limit: int) -> li
         return []
     ids = [int(r[0]) for r in rows]
     marks = ",".join("?" * len(ids))
-    messages: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    messages: dict[int, list[tuple[int, str, str, int | None]]] = defaultdict(list)
     async with conn.execute(
-        "SELECT callup_id, id, channel, state FROM messages"
+        "SELECT callup_id, id, channel, state, sent_at FROM messages"
         f" WHERE purpose = 'callup' AND callup_id IN ({marks})",
         ids,
     ) as cursor:
-        for callup_id, message_id, channel, state in await cursor.fetchall():
-            messages[int(callup_id)].append((int(message_id), str(channel), str(state)))
+        for callup_id, message_id, channel, state, sent_at in await cursor.fetchall():
+            messages[int(callup_id)].append(
+                (
+                    int(message_id),
+                    str(channel),
+                    str(state),
+                    None if sent_at is None else int(sent_at),
+                )
+            )
     due: list[DueCallUp] = []
     for row in rows:
         values = tuple(row)
-        snapshot = CallUpSnapshot(*values[:16])
+        snapshot = snapshot_from_row(values)
+        step, created_at, opted_out = values[SNAPSHOT_WIDTH:]
         sent = sorted(messages[snapshot.id])
         due.append(
             DueCallUp(
                 snapshot=snapshot,
-                activation_state=str(values[16]),
-                step=int(values[17]),
-                created_at=int(values[18]),
-                sms_opted_out=bool(values[19]),
+                activation_state=snapshot.activation_state,
+                step=int(step),
+                created_at=int(created_at),
+                first_sent_at=min((m[3] for m in sent if m[3] is not None), default=None),
+                sms_opted_out=bool(opted_out),
                 first_channel=sent[0][1] if sent else None,
-                callup_channels=frozenset(channel for _, channel, _ in sent),
-                refused_channels=frozenset(
-                    channel for _, channel, state in sent if state == "failed_permanent"
-                ),
+                callup_channels=frozenset(m[1] for m in sent),
+                refused_channels=frozenset(m[1] for m in sent if m[2] == "failed_permanent"),
             )
         )
     return due

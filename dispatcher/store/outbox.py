@@ -194,3 +194,14 @@ async def requeue(conn: aiosqlite.Connection, message_ids: Iterable[int], now_ms
         " WHERE id = ? AND state = 'sending'",
         ((now_ms, now_ms, message_id) for message_id in message_ids),
     )
+
+
+async def cancel_messages(
+    conn: aiosqlite.Connection, message_ids: Iterable[int], now_ms: int
+) -> None:
+    """Cancel claimed messages that must not go out any more (their activation closed)."""
+    await conn.executemany(
+        "UPDATE messages SET state = 'cancelled', updated_at = ?"
+        " WHERE id = ? AND state = 'sending'",
+        ((now_ms, message_id) for message_id in message_ids),
+    )

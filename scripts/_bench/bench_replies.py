@@ -1,0 +1,264 @@
+"""`scripts/bench_replies`: inbound replies and status polls (issue 4), each beside a minimal
+aiohttp server measured in the same run.
+
+a. Replies: `dispatcher serve` (its own process, Twilio SMS channel against the fake
+   Twilio process) with a crisis declared for a demo roster of `--people`; a load
+   generator (another process) posts `--replies` signed inbound SMS per run at
+   `--connections` connections. Every answer must be 200 with TwiML; afterwards the
+   service is killed (SIGKILL) and every answered MessageSid must be in the database.
+   Baseline: parse + signature check + one INSERT and commit per request.
+   Targets: at least 0.85 of the baseline, and at least 2,000 replies per second.
+b. Status polls: an activation over `--units` units; 64 connections poll its status with
+   a viewer token, without and with the current ETag (200s, then 304s), for
+   `--poll-seconds` each. Baseline: a fixed JSON body of the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from contextlib import AbstractContextManager, closing
+from pathlib import Path
+
+from _bench.children import Server, clean_environment, running_server, stop
+from _bench.fake_twilio import AUTH_TOKEN, FakeTwilio, running_fake
+from _bench.inbound import ReplyMaker, check_stored, distinct_messages, senders
+from _bench.loadgen import Checks, LoadResult, run_load, write_spec
+from _bench.polls import PollResult, fetch_status, poll, wrk_available
+from _bench.replies_report import RepliesRun, polls_report, replies_report
+from _bench.report import ROOT, Machine, record_section
+from _bench.rosters import write_roster
+from _bench.served import (
+    ServiceSetup,
+    create_token,
+    declare_crisis,
+    deliver_automatically,
+    import_roster,
+    running_service,
+    wait_for_dispatch,
+    write_config,
+)
+from _bench.timing import checked_repeat, interrupt_on_sigterm, scratch_directory
+from dispatcher.demo import PEOPLE_PER_UNIT
+
+PARTS = ("replies", "polls")
+WARM_UP_REPLIES = 1_000
+WARM_UP_POLL_SECONDS = 2.0
+TWIML = Checks(frozenset({200}), "application/xml", "<?xml")
+MAX_PROCESS_SECONDS = 600.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench_replies",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--people", type=int, default=20_000, help="roster for a (20000)")
+    parser.add_argument("--replies", type=int, default=20_000, help="replies per run (20000)")
+    parser.add_argument("--connections", type=int, default=64, help="for a (64)")
+    parser.add_argument("--units", type=int, default=200, help="units for b (200)")
+    parser.add_argument("--poll-seconds", type=float, default=10.0, help="per poll run (10)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved (3)")
+    parser.add_argument("--part", action="append", choices=PARTS, help="only this part")
+    parser.add_argument(
+        "--poller",
+        choices=("wrk", "python"),
+        default="wrk" if wrk_available() else "python",
+        help="what polls in b: wrk if installed, else the Python load generator",
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="write the results into docs/benchmarks.md"
+    )
+    args = parser.parse_args()
+    if not (1 <= args.people <= 200_000 and 1 <= args.replies <= 500_000):
+        parser.error("--people must be 1–200000 and --replies 1–500000")
+    if not (1 <= args.connections <= 1024 and 12 <= args.units <= 4000):
+        parser.error("--connections must be 1–1024 and --units 12–4000")
+    if not 1 <= args.poll_seconds <= 120:
+        parser.error("--poll-seconds must be 1–120")
+    if args.poller == "wrk" and not wrk_available():
+        parser.error("--poller wrk: wrk is not installed (apt-get install wrk)")
+    repeat = checked_repeat(args.repeat)
+    parts = args.part or list(PARTS)
+    if args.record and set(parts) != set(PARTS):
+        parser.error("--record needs both parts (leave out --part)")
+    interrupt_on_sigterm()
+    machine = Machine.now()
+    sections = []
+    try:
+        with scratch_directory("bench-replies-") as scratch:
+            with running_fake(scratch / "fake-twilio.log") as fake:
+                if "replies" in parts:
+                    sections.append(_replies(fake, scratch, args, repeat))
+                    fake.reset()
+                if "polls" in parts:
+                    sections.append(_polls(fake, scratch, args, repeat))
+    except KeyboardInterrupt:
+        sys.exit("interrupted; child processes stopped, temporary files removed")
+    body = "\n\n".join([*sections, machine.describe()])
+    print(body)
+    if args.record:
+        record_section("bench_replies", body)
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _set_up(fake: FakeTwilio, directory: Path, people: int) -> tuple[ServiceSetup, str, int]:
+    """Config, roster, declared crisis; the activation id and the number of people."""
+    started = time.perf_counter()
+    setup = write_config(directory, fake)
+    files = write_roster(directory / "roster", people)
+    import_roster(setup, files)
+    activation_id = declare_crisis(setup)
+    _progress(
+        f"   {files.people:,} people imported, crisis {activation_id} declared in "
+        f"{time.perf_counter() - started:.1f} s (not timed)"
+    )
+    return setup, activation_id, files.people
+
+
+def _dispatched(setup: ServiceSetup, service: Server) -> None:
+    messages = _count(setup.database, "SELECT COUNT(*) FROM messages")
+    _progress(f"   dispatching {messages:,} call-ups to the fake Twilio (not timed) …")
+    waited = wait_for_dispatch(setup.database, service, max_seconds=120 + messages / 100)
+    _progress(f"   all handed over and reported delivered after {waited:.0f} s")
+
+
+def _count(database: Path, sql: str, *parameters: str) -> int:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        return int(connection.execute(sql, parameters).fetchone()[0])
+
+
+def _minimal(kind: str, scratch: Path, *options: str) -> AbstractContextManager[Server]:
+    command = [sys.executable, "-m", "_bench.minimal", kind, *options]
+    env = clean_environment() | {"PYTHONPATH": str(ROOT / "scripts")}
+    return running_server(
+        f"minimal {kind} handler", command, scratch / f"minimal-{kind}.log", cwd=ROOT, env=env
+    )
+
+
+# -- a. replies ---------------------------------------------------------------------------
+
+
+def _replies(fake: FakeTwilio, scratch: Path, args: argparse.Namespace, repeat: int) -> str:
+    _progress("a. replies: setting up …")
+    deliver_automatically(fake)
+    setup, activation_id, people = _set_up(fake, scratch / "replies", args.people)
+    database = scratch / "minimal-replies.sqlite3"
+    options = ("--database", str(database), "--auth-token", AUTH_TOKEN)
+    runs = RepliesRun(people=people, replies=args.replies, connections=args.connections)
+    with running_service(setup) as service:
+        _dispatched(setup, service)
+        maker = ReplyMaker(senders(setup.database, activation_id), setup.public_url)
+        runs.callups = _count(
+            setup.database, "SELECT COUNT(*) FROM callups WHERE activation_id = ?", activation_id
+        )
+        runs.senders = len(maker.numbers)
+        with _minimal("replies", scratch, *options, "--public-url", setup.public_url) as minimal:
+            _progress("a. warming up both (not timed) …")
+            warm_up = write_spec(scratch / "warm-up.json", maker.requests(WARM_UP_REPLIES))
+            for server in (minimal, service):
+                _post(warm_up, WARM_UP_REPLIES, server, args).require_clean("warm-up")
+            for number in range(1, repeat + 1):
+                requests = maker.requests(args.replies)
+                runs.distinct += distinct_messages(requests)
+                spec = write_spec(scratch / f"replies-{number}.json", requests)
+                for label, server in (("minimal handler", minimal), ("dispatcher", service)):
+                    _progress(f"a. run {number}/{repeat}, {args.replies:,} replies: {label} …")
+                    result = _post(spec, args.replies, server, args)
+                    result.require_clean(label)
+                    if server is service:
+                        runs.service.append(result)
+                        runs.answered.update(result.ok_tags)
+                    else:
+                        runs.minimal.append(result)
+                    result.ok_tags.clear()
+        # Killed, not stopped: nothing it holds in memory can reach the file on the way out.
+        stop(service.process, kill=True)
+    runs.stored = check_stored(setup.database, runs.answered)
+    if runs.stored.missing:
+        _progress(f"a. NOT STORED although answered: {runs.stored.missing[:5]} …")
+    return replies_report(runs)
+
+
+def _post(spec: Path, count: int, server: Server, args: argparse.Namespace) -> LoadResult:
+    """Send the requests in `spec`; a run slower than 100 replies a second is cut off."""
+    return run_load(
+        spec,
+        server.url,
+        connections=args.connections,
+        max_seconds=min(MAX_PROCESS_SECONDS, 30 + count / 100),
+        checks=TWIML,
+        server_pid=server.pid,
+    )
+
+
+# -- b. status polls ------------------------------------------------------------------------
+
+
+def _polls(fake: FakeTwilio, scratch: Path, args: argparse.Namespace, repeat: int) -> str:
+    _progress("b. status polls: setting up …")
+    setup, activation_id, _ = _set_up(fake, scratch / "polls", args.units * PEOPLE_PER_UNIT)
+    token = create_token(setup, "viewer")
+    units = _count(
+        setup.database,
+        "SELECT COUNT(*) FROM activation_units WHERE activation_id = ?",
+        activation_id,
+    )
+    results: dict[tuple[str, int], list[PollResult]] = {}
+    with running_service(setup) as service:
+        _dispatched(setup, service)
+        snapshot = fetch_status(setup.public_url, activation_id, token)
+        body_file = scratch / "status-body.json"
+        body_file.write_bytes(snapshot.body)
+        options = ("--body-file", str(body_file), "--etag", snapshot.etag)
+        with _minimal("status", scratch, *options) as minimal:
+            plain = {"Authorization": f"Bearer {token}"}
+            cases = ((200, plain), (304, plain | {"If-None-Match": snapshot.etag}))
+            servers = (("minimal handler", minimal), ("dispatcher", service))
+            _progress("b. warming up (not timed) …")
+            for (expect, headers), (_, server) in ((c, s) for c in cases for s in servers):
+                _poll(server, activation_id, headers, expect, len(snapshot.body), 
+                      WARM_UP_POLL_SECONDS, scratch, args.poller)  # fmt: skip
+            for number in range(1, repeat + 1):
+                for expect, headers in cases:
+                    for label, server in servers:
+                        _progress(f"b. run {number}/{repeat}: {expect}s from the {label} …")
+                        result = _poll(
+                            server, activation_id, headers, expect, len(snapshot.body),
+                            args.poll_seconds, scratch, args.poller,
+                        )  # fmt: skip
+                        results.setdefault((label, expect), []).append(result)
+    return polls_report(results, units, len(snapshot.body), args.poller)
+
+
+def _poll(
+    server: Server,
+    activation_id: str,
+    headers: dict[str, str],
+    expect: int,
+    body_size: int,
+    seconds: float,
+    scratch: Path,
+    poller: str,
+) -> PollResult:
+    return poll(
+        server.url,
+        activation_id,
+        headers,
+        expect=expect,
+        body_size=body_size,
+        seconds=seconds,
+        server_pid=server.pid,
+        scratch=scratch,
+        use_wrk=poller == "wrk",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""What `scripts/bench_replies` prints and records: the Markdown for parts a and b."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from _bench.inbound import MIX, Stored
+from _bench.loadgen import LoadResult
+from _bench.polls import CONNECTIONS, PollResult
+from _bench.report import table, verdict
+
+RATIO_TARGET = 0.85
+RATE_TARGET = 2_000.0
+WARM_UP = 1_000
+
+
+@dataclass
+class RepliesRun:
+    """Everything part a measured and checked."""
+
+    people: int
+    replies: int  # per run
+    connections: int
+    callups: int = 0
+    senders: int = 0  # call-ups with a mobile number
+    distinct: int = 0  # distinct MessageSids sent in the timed runs
+    minimal: list[LoadResult] = field(default_factory=list)
+    service: list[LoadResult] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)  # MessageSids the service answered 200
+    stored: Stored | None = None
+
+
+def _cpu(busy: float, seconds: float) -> str:
+    return f"{100 * busy / seconds:.0f} %" if seconds else "–"
+
+
+def _latency(p50: float, p99: float) -> str:
+    return f"{p50:.1f} / {p99:.1f} ms"
+
+
+def _reply_row(name: str, results: Sequence[LoadResult]) -> list[str]:
+    rates = [r.rate for r in results]
+    seconds = sum(r.seconds for r in results)
+    return [
+        name,
+        f"**{statistics.median(rates):,.0f}**",
+        f"{min(rates):,.0f} – {max(rates):,.0f}",
+        _latency(
+            statistics.median(r.latency_ms["p50"] for r in results),
+            statistics.median(r.latency_ms["p99"] for r in results),
+        ),
+        _cpu(sum(r.server_cpu for r in results), seconds),
+        _cpu(sum(r.loadgen_cpu for r in results), seconds),
+    ]
+
+
+def replies_report(runs: RepliesRun) -> str:
+    minimal = statistics.median(r.rate for r in runs.minimal)
+    service = statistics.median(r.rate for r in runs.service)
+    ratio = service / minimal
+    mix = ", ".join(
+        f"{'repeats of an earlier MessageSid' if kind == 'duplicate' else f'`{kind}`'} "
+        f"{share} %"
+        for kind, share in MIX
+    )
+    header = ["server", "replies per second (median)", "min – max", "latency p50 / p99"]
+    header += ["server CPU", "load generator CPU"]
+    rows = [
+        _reply_row("minimal handler: signature, parse, one INSERT + commit", runs.minimal),
+        _reply_row("`dispatcher serve`: store, apply, answer in batches", runs.service),
+    ]
+    sent = len(runs.service) * runs.replies
+    stored = runs.stored
+    assert stored is not None
+    outcomes = ", ".join(f"{outcome} {count:,}" for outcome, count in stored.outcomes.most_common())
+    missing = len(stored.missing)
+    proof = (
+        f"**Answered only after commit:** the service answered {sent:,} requests with 200 "
+        f"and TwiML, {len(runs.answered):,} distinct MessageSids (the rest were repeats). "
+        "After the last run it was killed with SIGKILL, so nothing it still held could "
+        "reach the file, and the database opened: "
+        + (
+            "every one of them is in `inbound_messages`."
+            if not missing
+            else f"**{missing:,} of them are missing from `inbound_messages`.**"
+        )
+        + f" Stored outcomes (warm-up included): {outcomes}."
+    )
+    return "\n\n".join(
+        [
+            "### a. Inbound replies",
+            f"`dispatcher serve` in its own process, Twilio SMS channel against the fake "
+            f"Twilio process, with a crisis for the demo municipality ({runs.people:,} people, "
+            f"{runs.callups:,} call-ups, {runs.senders:,} by SMS), every call-up handed over "
+            f"and reported delivered before any timing. A load generator (its own process, "
+            f"aiohttp, {runs.connections} connections) posts {runs.replies:,} signed inbound "
+            f"SMS per run from the people called, each in turn: {mix}; garbage is "
+            f"a few texts like `Vad gäller det?`. All requests and signatures are made before "
+            f"timing; both servers get the same ones. Every answer must be 200 with TwiML. "
+            f"Timed from the first request to the last answer; median of "
+            f"{len(runs.service)} runs, interleaved, after a warm-up of {WARM_UP:,} each. "
+            f"CPU is the share of one core each process used during the runs.",
+            table(header, rows),
+            f"Ratio dispatcher / minimal handler: **{ratio:.2f}** — target at least "
+            f"{RATIO_TARGET} — {verdict(ratio >= RATIO_TARGET)}. Rate: **{service:,.0f} "
+            f"replies per second** — target at least {RATE_TARGET:,.0f} — "
+            f"{verdict(service >= RATE_TARGET)}.",
+            proof,
+        ]
+    )
+
+
+def polls_report(
+    results: dict[tuple[str, int], list[PollResult]], units: int, body_size: int, poller: str
+) -> str:
+    tool = (
+        "`wrk` (one thread)" if poller == "wrk" else "the Python load generator (aiohttp)"
+    )
+    rows = []
+    rates: dict[tuple[str, int], float] = {}
+    for (label, expect), runs in results.items():
+        rate = statistics.median(r.rate for r in runs)
+        rates[label, expect] = rate
+        seconds = sum(r.seconds for r in runs)
+        rows.append(
+            [
+                f"{expect}" + (" (with the ETag)" if expect == 304 else ""),
+                "bare handler, fixed body" if label == "minimal handler" else "`dispatcher serve`",
+                f"**{rate:,.0f}**",
+                f"{statistics.median(r.p50_ms for r in runs):.1f} ms",
+                f"{statistics.median(r.p99_ms for r in runs):.1f} ms",
+                _cpu(sum(r.server_cpu for r in runs), seconds),
+            ]
+        )
+    ratios = "; ".join(
+        f"{expect}s: {rates['dispatcher', expect] / rates['minimal handler', expect]:.2f}"
+        for expect in (200, 304)
+        if ("dispatcher", expect) in rates
+    )
+    count = len(next(iter(results.values())))
+    return "\n\n".join(
+        [
+            "### b. Status polls",
+            f"An activation over {units} units ({units * 25:,}-person demo roster, every "
+            f"call-up delivered, no answers yet); its status body is {body_size:,} bytes. "
+            f"{tool} keeps {CONNECTIONS} connections busy per run, each request with a "
+            "viewer token: without `If-None-Match` (200 with the body), then with the "
+            "current ETag (304). Median of "
+            f"{count} runs, interleaved. Baseline: a bare aiohttp handler answering a fixed "
+            "body of the same size (304 for the same ETag), checking no token and reading "
+            "nothing.",
+            table(
+                ["answer", "server", "requests per second", "p50", "p99", "server CPU"], rows
+            ),
+            f"Dispatcher / bare handler: {ratios}. (No target in issue 4 beyond reporting "
+            "these.)",
+        ]
+    )
