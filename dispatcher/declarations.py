@@ -33,8 +33,9 @@ from dispatcher.domain.planning import (
     validate_scope,
 )
 from dispatcher.domain.roster import Roster
+from dispatcher.gc_pause import cyclic_gc_paused
 from dispatcher.settings import Settings
-from dispatcher.store import activations
+from dispatcher.store import activations, answers
 from dispatcher.store.activations import ActivationRecord, ActivationUnit, NewCallUp
 from dispatcher.store.database import Database
 from dispatcher.store.outbox import NewMessage
@@ -176,7 +177,8 @@ class Activations:
         if problems:
             field, _, message = problems[0].partition(": ")
             raise DeclarationError(field, message)
-        plan = plan_callups(roster, declaration.scope, self._clock.now())
+        with cyclic_gc_paused():  # 100,000 call-ups: the collector would walk them for nothing
+            plan = plan_callups(roster, declaration.scope, self._clock.now())
         text = self._messages.activation_text(
             declaration.kind, declaration.title, declaration.message
         )
@@ -237,15 +239,20 @@ class Activations:
             callups: list[NewCallUp] = []
             messages: list[NewMessage] = []
             if not needs_approval:
-                busy = await activations.busy_people(self._db.reader)
-                callups, messages = prepare_callups(
-                    self._messages,
-                    record.id,
-                    self._messages.activation_text(record.kind, record.title, record.message),
-                    record.reply_code,
-                    plan.callups,
-                    with_code=busy,
-                )
+                # The code goes to everyone with a call-up in another active activation (as
+                # the answer desk sees it), and opted-out numbers start on e-mail.
+                in_open = await activations.people_in_open_activations(self._db.reader)
+                opted_out = await answers.opted_out_numbers(self._db.reader)
+                with cyclic_gc_paused():
+                    callups, messages = prepare_callups(
+                        self._messages,
+                        record.id,
+                        self._messages.activation_text(record.kind, record.title, record.message),
+                        record.reply_code,
+                        plan.callups,
+                        with_code=in_open,
+                        no_sms=opted_out,
+                    )
             async with self._db.transaction() as conn:
                 twin = await _twin(conn, declaration.idempotency_key)
                 if twin is not None:  # a concurrent declaration with the same key won

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-_QUIET_LOGGERS = ("twilio", "twilio.http_client", "mail.log", "aiosqlite", "asyncio")
+_QUIET_LOGGERS = ("twilio", "twilio.http_client", "mail.log", "aiosqlite", "asyncio", "apscheduler")
 
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:

@@ -295,3 +295,14 @@ async def test_status_body_counts_answers(desk: Desk) -> None:
     assert totals["called"] == sum(
         totals[k] for k in ("confirmed", "declined", "awaiting", "no_answer", "failed")
     )
+
+
+async def test_an_opted_out_number_gets_the_next_callup_by_email(desk: Desk) -> None:
+    first = await desk.declare(kind="drill", title="Övning")
+    await desk.sms(ANNA, "STOPP")
+    second = await desk.declare(kind="crisis", title="Storm")
+    rows = await desk.rows(
+        "SELECT c.activation_id, m.channel, m.recipient FROM messages m"
+        " JOIN callups c ON c.id = m.callup_id WHERE c.person_id = 'P1' ORDER BY m.id"
+    )
+    assert rows == [(first["id"], "sms", ANNA), (second["id"], "email", "p1@example.se")]

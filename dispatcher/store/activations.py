@@ -105,6 +105,16 @@ async def busy_people(conn: aiosqlite.Connection) -> frozenset[str]:
         return frozenset(str(r[0]) for r in await cursor.fetchall())
 
 
+async def people_in_open_activations(conn: aiosqlite.Connection) -> frozenset[str]:
+    """People with any call-up in an active activation: their next call-up needs a reply code
+    (an answer could otherwise be meant for either)."""
+    async with conn.execute(
+        "SELECT DISTINCT c.person_id FROM callups c JOIN activations a ON a.id = c.activation_id"
+        " WHERE a.state = 'active'"
+    ) as cursor:
+        return frozenset(str(r[0]) for r in await cursor.fetchall())
+
+
 async def insert_activation(conn: aiosqlite.Connection, activation: ActivationRecord) -> None:
     await conn.execute(
         f"INSERT INTO activations ({_ACTIVATION_COLUMNS})"
