@@ -111,6 +111,7 @@ def _progress(text: str) -> None:
 def _set_up(fake: FakeTwilio, directory: Path, people: int) -> tuple[ServiceSetup, str, int]:
     """Config, roster, declared crisis; the activation id and the number of people."""
     started = time.perf_counter()
+    deliver_automatically(fake)  # after any reset: sent, then delivered, as Twilio reports
     setup = write_config(directory, fake)
     files = write_roster(directory / "roster", people)
     import_roster(setup, files)
@@ -147,7 +148,6 @@ def _minimal(kind: str, scratch: Path, *options: str) -> AbstractContextManager[
 
 def _replies(fake: FakeTwilio, scratch: Path, args: argparse.Namespace, repeat: int) -> str:
     _progress("a. replies: setting up …")
-    deliver_automatically(fake)
     setup, activation_id, people = _set_up(fake, scratch / "replies", args.people)
     database = scratch / "minimal-replies.sqlite3"
     options = ("--database", str(database), "--auth-token", AUTH_TOKEN)
