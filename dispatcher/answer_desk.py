@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiosqlite
 import structlog
@@ -66,6 +67,12 @@ class Handled:
     reply: str | None  # the text to send back (TwiML for SMS; shown on the page for links)
 
 
+class AnswerMetrics(Protocol):
+    """What the desk reports per handled answer (`dispatcher.metrics.Metrics` is one)."""
+
+    def answered(self, channel: str, meaning: str, outcome: str) -> None: ...
+
+
 _Item = tuple[InboundSms | LinkAnswer, Reply, "asyncio.Future[Handled]"]
 
 
@@ -80,12 +87,14 @@ class AnswerDesk:
         *,
         release_surplus: bool = False,
         on_answer: Callable[[], None] = lambda: None,
+        metrics: AnswerMetrics | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._messages = messages
         self._release = release_surplus
         self._on_answer = on_answer
+        self._metrics = metrics
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -145,6 +154,13 @@ class AnswerDesk:
                 future.set_result(result)
         if any(isinstance(r, Handled) and r.outcome is Outcome.APPLIED for r in results):
             self._on_answer()
+        if self._metrics is not None:  # counted once committed (or failed)
+            for (item, reply, _), result in zip(batch, results, strict=True):
+                self._metrics.answered(
+                    "sms" if isinstance(item, InboundSms) else "email_link",
+                    reply.meaning,
+                    result.outcome if isinstance(result, Handled) else "error",
+                )
 
     async def _handle_one(
         self, conn: aiosqlite.Connection, item: InboundSms | LinkAnswer, reply: Reply

@@ -17,18 +17,21 @@ from dispatcher.commands import (
     Handler,
     UserError,
     activations,
+    audit,
     demo,
+    report,
     roster,
     sandbox,
     serve,
     tokens,
+    training,
 )
 from dispatcher.logs import configure_logging
 from dispatcher.settings import SettingsError, load_settings
 from dispatcher.store.database import StoreError
 from dispatcher.templates import TemplateError
 
-_COMMAND_MODULES = (serve, roster, tokens, activations, sandbox, demo)
+_COMMAND_MODULES = (serve, roster, training, tokens, activations, report, audit, sandbox, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

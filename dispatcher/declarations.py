@@ -14,6 +14,9 @@ from typing import Any
 
 import aiosqlite
 
+from dispatcher import audit
+from dispatcher.activation_views import PROTECTED_NAME
+from dispatcher.audit import Actor, as_actor
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, from_millis, to_millis
 from dispatcher.domain.escalation import EscalationRules, Step
@@ -39,7 +42,7 @@ from dispatcher.store import activations, answers
 from dispatcher.store.activations import ActivationRecord, ActivationUnit, NewCallUp
 from dispatcher.store.database import Database
 from dispatcher.store.outbox import NewMessage
-from dispatcher.store.roster_store import load_roster
+from dispatcher.store.training import load_roster_with_training, training_revision
 
 KINDS = ("crisis", "drill")
 MAX_TITLE = 60
@@ -131,8 +134,8 @@ class Preview:
             ],
             "unreachable": [
                 {
-                    "person_id": c.person_id,
-                    "name": "skyddad person" if c.protected else c.person_name,
+                    "person_id": None if c.protected else c.person_id,
+                    "name": PROTECTED_NAME if c.protected else c.person_name,
                     "unit_id": c.unit_id,
                 }
                 for c in plan.unreachable
@@ -187,6 +190,32 @@ class Activations:
             raise DeclarationError("message" if declaration.message else "title", too_long)
         return roster, plan
 
+    async def plan(self, declaration: Declaration) -> ActivationPlan:
+        """Who `declaration` calls from the current roster; DeclarationError if it cannot."""
+        _, plan = await self._plan(declaration)
+        return plan
+
+    async def first_callups(
+        self, record: ActivationRecord, plan: ActivationPlan
+    ) -> tuple[list[NewCallUp], list[NewMessage]]:
+        """The call-ups of `plan` for `record` and their first messages (declare, approve).
+
+        The code goes to everyone with a call-up in another active activation (as the answer
+        desk sees it), and opted-out numbers start on e-mail.
+        """
+        in_open = await activations.people_in_open_activations(self._db.reader)
+        opted_out = await answers.opted_out_numbers(self._db.reader)
+        with cyclic_gc_paused():
+            return prepare_callups(
+                self._messages,
+                record.id,
+                self._messages.activation_text(record.kind, record.title, record.message),
+                record.reply_code,
+                plan.callups,
+                with_code=in_open,
+                no_sms=opted_out,
+            )
+
     async def preview(self, declaration: Declaration) -> Preview:
         _, plan = await self._plan(declaration)
         text = self._messages.activation_text(
@@ -203,13 +232,16 @@ class Activations:
         return Preview(plan, sum(segments), max(segments, default=0), seconds)
 
     async def declare(
-        self, declaration: Declaration, declared_by: str
+        self, declaration: Declaration, declared_by: Actor | str
     ) -> tuple[ActivationRecord, bool]:
         """Store the activation, its call-ups and first messages; (activation, created).
 
         Everything is planned and rendered before the write transaction, which then only
-        inserts: the one writer is held for the inserts alone.
+        inserts: the one writer is held for the inserts alone. The audit entry commits
+        with the activation. A crisis that needs a second leader's approval is stored
+        with no call-ups (`dispatcher.approvals` makes them).
         """
+        actor = as_actor(declared_by)
         if declaration.idempotency_key:
             existing = await activations.find_by_idempotency_key(
                 self._db, declaration.idempotency_key
@@ -220,7 +252,7 @@ class Activations:
         needs_approval = (
             declaration.kind == "crisis" and self._settings.escalation.two_person_approval
         )
-        units = _activation_units(plan)
+        units = activation_units(plan)
         while True:
             now_ms = to_millis(self._clock.now())
             record = ActivationRecord(
@@ -233,26 +265,14 @@ class Activations:
                 state="awaiting_approval" if needs_approval else "active",
                 idempotency_key=declaration.idempotency_key,
                 reply_code=await _free_reply_code(self._db.reader),
-                declared_by=declared_by,
+                declared_by=actor.name,
                 declared_at=now_ms,
+                declared_by_token=actor.token_id,
             )
             callups: list[NewCallUp] = []
             messages: list[NewMessage] = []
             if not needs_approval:
-                # The code goes to everyone with a call-up in another active activation (as
-                # the answer desk sees it), and opted-out numbers start on e-mail.
-                in_open = await activations.people_in_open_activations(self._db.reader)
-                opted_out = await answers.opted_out_numbers(self._db.reader)
-                with cyclic_gc_paused():
-                    callups, messages = prepare_callups(
-                        self._messages,
-                        record.id,
-                        self._messages.activation_text(record.kind, record.title, record.message),
-                        record.reply_code,
-                        plan.callups,
-                        with_code=in_open,
-                        no_sms=opted_out,
-                    )
+                callups, messages = await self.first_callups(record, plan)
             async with self._db.transaction() as conn:
                 twin = await _twin(conn, declaration.idempotency_key)
                 if twin is not None:  # a concurrent declaration with the same key won
@@ -271,8 +291,25 @@ class Activations:
                     now_ms,
                     next_step_at=first_step_at(now_ms, self._rules),
                 )
+                await audit.record(
+                    conn,
+                    actor,
+                    audit.ACTIVATION_DECLARED,
+                    at_ms=now_ms,
+                    subject=record.id,
+                    detail={
+                        "kind": record.kind,
+                        "title": record.title,
+                        "scope": record.scope,
+                        "state": record.state,
+                        "callups": len(callups),
+                    },
+                )
             self._wake()
             return record, True
+
+
+RosterVersion = tuple[int | None, tuple[int, int]]
 
 
 class RosterCache:
@@ -283,17 +320,19 @@ class RosterCache:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._cached: tuple[int | None, Roster] | None = None
+        self._cached: tuple[RosterVersion, Roster] | None = None
 
-    async def version(self) -> int | None:
-        """The id of the latest roster import (None before the first)."""
+    async def version(self) -> RosterVersion:
+        """Changes with every import and every training week recorded or removed by hand
+        (also by a command-line run in another process)."""
         row = await self._db.fetch_one("SELECT MAX(id) FROM roster_imports")
-        return None if row is None or row[0] is None else int(row[0])
+        imported = None if row is None or row[0] is None else int(row[0])
+        return (imported, await training_revision(self._db))
 
     async def get(self) -> Roster:
         version = await self.version()
         if self._cached is None or self._cached[0] != version:
-            self._cached = (version, await load_roster(self._db))
+            self._cached = (version, await load_roster_with_training(self._db))
         return self._cached[1]
 
 
@@ -367,7 +406,7 @@ def _first_channel(callup: PlannedCallUp, no_sms: frozenset[str]) -> tuple[str, 
     return "", ""
 
 
-def _activation_units(plan: ActivationPlan) -> list[ActivationUnit]:
+def activation_units(plan: ActivationPlan) -> list[ActivationUnit]:
     """The units in scope with what each needs: crisis_need, or everyone placed there."""
     per_unit = plan.people_per_unit
     return [

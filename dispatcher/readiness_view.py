@@ -100,7 +100,8 @@ def render_readiness(report: ReadinessReport) -> str:
     totals = report.totals
     terms = " or ".join(str(t) for t in report.terms)
     lines = [
-        f"Readiness on {report.today.isoformat()}: trained = a training week in {terms}.",
+        f"Readiness in {max(report.terms)} on {report.today.isoformat()}: "
+        f"trained = a training week in {terms}.",
         f"{totals.people} people, {totals.units} units; {totals.units_at_risk} units at risk "
         "(marked !: a gap now, or fewer trained than needed).",
         "NEED = crisis need (all placed when none is set); REACH = placed and reachable by SMS "

@@ -26,7 +26,7 @@ import structlog
 
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import to_millis
-from dispatcher.declarations import RosterCache, first_step_at, prepare_callups
+from dispatcher.declarations import RosterCache, RosterVersion, first_step_at, prepare_callups
 from dispatcher.domain.coverage import compute_coverage
 from dispatcher.domain.escalation import EscalationRules, reserves_needed
 from dispatcher.domain.planning import PlannedCallUp, plan_reserve_callups
@@ -66,7 +66,7 @@ class ReserveCaller:
         self._rules = rules
         self._valid_terms = valid_training_terms
         # Activation id → (revision, roster version) at which it needed no (more) reserves.
-        self._settled: dict[str, tuple[int, int | None]] = {}
+        self._settled: dict[str, tuple[int, RosterVersion]] = {}
         self._pools: tuple[Roster, date, dict[str, Roster]] | None = None
 
     async def call(self, now: datetime) -> int:

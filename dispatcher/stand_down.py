@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import aiosqlite
 import structlog
 
+from dispatcher import audit
+from dispatcher.audit import Actor, as_actor
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, to_millis
 from dispatcher.domain.messages import (
@@ -149,8 +151,9 @@ class StandDowns:
     def _render_sms(self, text: CallUpText) -> RenderedSms:
         return render_stand_down_sms(self._messages.templates, text)
 
-    async def stand_down(self, activation_id: str, by: str) -> StandDownResult:
+    async def stand_down(self, activation_id: str, by: Actor | str) -> StandDownResult:
         """Stand the activation down (idempotent). Raises UnknownActivation or NotOpen."""
+        actor = as_actor(by)
         now_ms = to_millis(self._clock.now())
         cancelled = 0
         notices: list[NewMessage] = []
@@ -170,7 +173,11 @@ class StandDowns:
                     await answers.opted_out_numbers(conn),
                 )
                 await activations.set_state(
-                    conn, activation_id, "stood_down", stood_down_by=by, stood_down_at=now_ms
+                    conn,
+                    activation_id,
+                    "stood_down",
+                    stood_down_by=actor.name,
+                    stood_down_at=now_ms,
                 )
                 cancelled = await outbox.cancel_queued(conn, activation_id, now_ms)
                 await conn.execute(
@@ -179,6 +186,14 @@ class StandDowns:
                     (now_ms, activation_id),
                 )
                 await outbox.enqueue(conn, notices, now_ms)
+                await audit.record(
+                    conn,
+                    actor,
+                    audit.ACTIVATION_STOOD_DOWN,
+                    at_ms=now_ms,
+                    subject=activation_id,
+                    detail={"was": state, "cancelled": cancelled, "notices": len(notices)},
+                )
         record = await activations.get_activation(self._db, activation_id)
         assert record is not None
         if not stood_down_now:
@@ -187,7 +202,7 @@ class StandDowns:
         log.info(
             "activation stood down",
             activation_id=activation_id,
-            by=by,
+            by=actor.name,
             cancelled=cancelled,
             notified=len(notices),
         )

@@ -306,3 +306,14 @@ async def test_an_opted_out_number_gets_the_next_callup_by_email(desk: Desk) -> 
         " JOIN callups c ON c.id = m.callup_id WHERE c.person_id = 'P1' ORDER BY m.id"
     )
     assert rows == [(first["id"], "sms", ANNA), (second["id"], "email", "p1@example.se")]
+
+
+async def test_a_broken_form_body_is_a_400_not_a_crash(desk: Desk) -> None:
+    response = await desk.client.post(
+        "/webhooks/twilio/sms",
+        data=b"--x\r\n",
+        headers={"X-Twilio-Signature": "abc", "Content-Type": "multipart/form-data"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"].startswith("body:")
+    assert await desk.rows("SELECT * FROM inbound_messages") == []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 from typing import Any
 
 from dispatcher.activation_views import activation_json, status_json
+from dispatcher.audit import Actor
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import SystemClock
 from dispatcher.commands import UserError, format_table, open_database
@@ -101,7 +101,7 @@ async def _activate(
                 preview = await service.preview(declaration)
                 print(json.dumps(preview.as_json(), ensure_ascii=False, indent=2))
                 return 0
-            record, created = await service.declare(declaration, f"cli:{getpass.getuser()}")
+            record, created = await service.declare(declaration, Actor.command_line())
         except DeclarationError as error:
             raise UserError(str(error)) from None
     if as_json:
@@ -179,7 +179,7 @@ async def _stand_down(settings: Settings, activation_id: str, *, as_json: bool) 
     async with open_database(settings) as db:
         service = StandDowns(db, SystemClock(), messages)
         try:
-            result = await service.stand_down(activation_id, f"cli:{getpass.getuser()}")
+            result = await service.stand_down(activation_id, Actor.command_line())
         except UnknownActivation:
             raise UserError(f"no activation {activation_id!r} (see: dispatcher status)") from None
         except NotOpen as error:

@@ -13,9 +13,12 @@ import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
+from dispatcher import audit
+from dispatcher.audit import Actor
 from dispatcher.clock import SystemClock, to_millis
 from dispatcher.commands import UserError, open_database
-from dispatcher.commands.roster_import import read_roster_files
+from dispatcher.commands.roster_import import read_roster_files, record_import
+from dispatcher.commands.tokens import record_token
 from dispatcher.demo import write_demo_roster
 from dispatcher.domain.access import AccessRole
 from dispatcher.roster_import import parse_roster_files
@@ -61,8 +64,11 @@ async def _setup(settings: Settings, people: int) -> tuple[str, str]:
         try:
             for token in await tokens.all():
                 if token.name == DEMO_TOKEN_NAME and token.revoked_at is None:
-                    await tokens.revoke(token.id)
+                    revoked = await tokens.revoke(token.id)
+                    if revoked is not None:
+                        await record_token(db, audit.TOKEN_REVOKED, revoked)
             new = await tokens.create(DEMO_TOKEN_NAME, AccessRole.ADMIN)
+            await record_token(db, audit.TOKEN_CREATED, new.token)
         finally:
             await tokens.close()
     return loaded, new.secret
@@ -82,12 +88,17 @@ async def _load_demo(db: Database, settings: Settings, people: int) -> str:
     if parsed.roster is None:  # the generator and the importer disagree: a bug, say so plainly
         first = parsed.errors[0] if parsed.errors else "unknown problem"
         raise UserError(f"the demo roster does not import: {first}")
-    await replace_roster(
+    source = ", ".join(str(directory / name) for name in names)
+    imported_at_ms = to_millis(datetime.now(UTC))
+    changes = await replace_roster(
         db,
         parsed.roster,
         imported_by="scripts/run",
-        source=", ".join(str(directory / name) for name in names),
+        source=source,
         warnings=len(parsed.warnings),
-        imported_at_ms=to_millis(datetime.now(UTC)),
+        imported_at_ms=imported_at_ms,
+    )
+    await record_import(
+        db, Actor.command_line(), parsed.roster, changes, source=source, at_ms=imported_at_ms
     )
     return summary.describe()

@@ -13,11 +13,13 @@ from typing import Any
 
 from dispatcher.domain.readiness import RefusedContact, assess_readiness
 from dispatcher.domain.roster import Roster
+from dispatcher.domain.terms import Term, parse_term
+from dispatcher.domain.training_plan import day_in_term
 from dispatcher.readiness_view import render_readiness, render_readiness_json
 from dispatcher.settings import Settings
 from dispatcher.store.callups import refused_contacts
 from dispatcher.store.database import Database
-from dispatcher.store.roster_store import load_roster
+from dispatcher.store.training import load_roster_with_training
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -31,12 +33,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
         "--today",
         type=_iso_date,
         default=None,
         metavar="YYYY-MM-DD",
         help="assess as on this date (default: today)",
+    )
+    when.add_argument(
+        "--term",
+        type=_term,
+        default=None,
+        metavar="TERM",
+        help="assess a term, e.g. HT2026: as on today if it is the current term, else on "
+        "its last day",
     )
     parser.set_defaults(handler=run)
 
@@ -50,9 +61,18 @@ def _iso_date(text: str) -> date:
         ) from None
 
 
+def _term(text: str) -> Term:
+    try:
+        return parse_term(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     roster, refused = asyncio.run(_read(settings.service.database))
     today: date = args.today or date.today()
+    if args.term is not None:
+        today = day_in_term(args.term, today)
     report = assess_readiness(
         roster, today=today, valid_terms=settings.training.valid_terms, refused=refused
     )
@@ -63,6 +83,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _read(path: Path) -> tuple[Roster, list[RefusedContact]]:
     db = await Database.open(path)
     try:
-        return await load_roster(db), await refused_contacts(db)
+        return await load_roster_with_training(db), await refused_contacts(db)
     finally:
         await db.close()

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from dispatcher import audit
+from dispatcher.audit import Actor
 from dispatcher.clock import to_millis
 from dispatcher.commands import UserError
 from dispatcher.domain.roster import Roster, RosterChanges, compare_rosters
@@ -130,14 +132,18 @@ async def _apply(
     try:
         if dry_run:
             return compare_rosters(await load_roster(db), parsed.roster)
-        return await replace_roster(
+        actor = Actor(_imported_by(), source="cli")
+        imported_at_ms = to_millis(datetime.now(UTC))
+        changes = await replace_roster(
             db,
             parsed.roster,
-            imported_by=_imported_by(),
+            imported_by=actor.name,
             source=source,
             warnings=len(parsed.warnings),
-            imported_at_ms=to_millis(datetime.now(UTC)),
+            imported_at_ms=imported_at_ms,
         )
+        await record_import(db, actor, parsed.roster, changes, source=source, at_ms=imported_at_ms)
+        return changes
     finally:
         await db.close()
 
@@ -145,6 +151,37 @@ async def _apply(
 def _imported_by() -> str:
     user = os.environ.get("USER", "")
     return f"cli:{user}" if user else "cli"
+
+
+async def record_import(
+    db: Database,
+    actor: Actor,
+    roster: Roster,
+    changes: RosterChanges,
+    *,
+    source: str,
+    at_ms: int,
+) -> None:
+    """Audit an import, right after it (the roster store commits on its own): counts and
+    file names only, never who was added or removed."""
+    await audit.record(
+        db,
+        actor,
+        audit.ROSTER_IMPORTED,
+        at_ms=at_ms,
+        detail={
+            "source": source,
+            "units": len(roster.units),
+            "people": len(roster.people),
+            "training_weeks": len(roster.training),
+            "units_added": len(changes.units_added),
+            "units_updated": len(changes.units_updated),
+            "units_removed": len(changes.units_removed),
+            "people_added": len(changes.people_added),
+            "people_updated": len(changes.people_updated),
+            "people_removed": len(changes.people_removed),
+        },
+    )
 
 
 def _print_text(roster: Roster, changes: RosterChanges, warnings: int, *, dry_run: bool) -> None:

@@ -14,11 +14,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from dispatcher.clock import SystemClock
+from dispatcher import audit
+from dispatcher.audit import Actor
+from dispatcher.clock import SystemClock, to_millis
 from dispatcher.commands import UserError, format_table, open_database
 from dispatcher.domain.access import ROLE_NAMES, AccessRole, AccessToken, clean_token_name
 from dispatcher.settings import Settings
 from dispatcher.store.access_tokens import AccessTokens, NewToken
+from dispatcher.store.database import Database
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -93,25 +96,43 @@ def _when(moment: datetime | None) -> str:
 
 
 @asynccontextmanager
-async def _access_tokens(settings: Settings) -> AsyncIterator[AccessTokens]:
+async def _access_tokens(settings: Settings) -> AsyncIterator[tuple[Database, AccessTokens]]:
     async with open_database(settings) as db:
         tokens = AccessTokens(db, SystemClock())
         try:
-            yield tokens
+            yield db, tokens
         finally:
             await tokens.close()
 
 
 async def _create(settings: Settings, name: str, role: AccessRole) -> NewToken:
-    async with _access_tokens(settings) as tokens:
-        return await tokens.create(name, role)
+    async with _access_tokens(settings) as (db, tokens):
+        new = await tokens.create(name, role)
+        await record_token(db, audit.TOKEN_CREATED, new.token)
+        return new
 
 
 async def _all(settings: Settings) -> list[AccessToken]:
-    async with _access_tokens(settings) as tokens:
+    async with _access_tokens(settings) as (_, tokens):
         return await tokens.all()
 
 
 async def _revoke(settings: Settings, token_id: int) -> AccessToken | None:
-    async with _access_tokens(settings) as tokens:
-        return await tokens.revoke(token_id)
+    async with _access_tokens(settings) as (db, tokens):
+        token = await tokens.revoke(token_id)
+        if token is not None:
+            await record_token(db, audit.TOKEN_REVOKED, token)
+        return token
+
+
+async def record_token(db: Database, action: str, token: AccessToken) -> None:
+    """Audit a token created or revoked from the command line (right after: the token
+    store commits on its own)."""
+    await audit.record(
+        db,
+        Actor.command_line(),
+        action,
+        at_ms=to_millis(SystemClock().now()),
+        subject=str(token.id),
+        detail={"name": token.name, "role": token.role.value},
+    )

@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import dataclasses
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 import structlog
 
@@ -54,6 +56,12 @@ _WITHDRAWN_WHEN_CLOSED = frozenset({"callup", "reminder"})
 _OPEN_ACTIVATIONS_TTL = 0.2
 
 
+class DispatchMetrics(Protocol):
+    """What the dispatcher reports as it works (`dispatcher.metrics.Metrics` is one)."""
+
+    def handed_off(self, channel: str, outcome: str, seconds: float) -> None: ...
+
+
 @dataclass
 class _Lane:
     """One channel's pipeline: its pacing and whether its last claim found nothing."""
@@ -82,8 +90,10 @@ class Dispatcher:
         composer: CallUpComposer | None = None,
         retry: RetryPolicy | None = None,
         max_in_flight: int = 64,
+        metrics: DispatchMetrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         self._composer = composer
         self._sms = sms
         self._email = email
@@ -280,17 +290,21 @@ class Dispatcher:
         return not known[0]
 
     async def _hand_off(self, lane: _Lane, message: OutboxMessage) -> None:
+        started = time.perf_counter()
         try:
             if await self._withdrawn(message):
                 self._withdrawals.append(message)
                 self._results_ready.set()
                 return
+            started = time.perf_counter()
             result = await self._attempt(lane, message)
         except Exception as error:  # a channel bug must not lose the message: retry it later
             log.exception("channel raised", message_id=message.id, channel=lane.name)
             result = SendResult.temporary(detail=f"internal error: {type(error).__name__}")
         finally:
             self._slots.release()
+        if self._metrics is not None:
+            self._metrics.handed_off(lane.name, result.outcome, time.perf_counter() - started)
         self._results.append((message, result))
         self._results_ready.set()
 

@@ -125,7 +125,7 @@ class RefusedEntry:
     channel: str
     address: str | None  # None for a protected person
     error_code: str
-    detail: str
+    detail: str  # "" for a protected person
 
 
 def assess_readiness(
@@ -230,7 +230,8 @@ def _still_refused(
             contact.channel,
             None if person.protected else contact.address,
             contact.error_code,
-            contact.detail,
+            # A provider's text often repeats the refused address ("The 'To' number +4670…").
+            "" if person.protected else contact.detail,
         )
         for person, contact in current
     )

@@ -31,6 +31,7 @@ class ActivationRecord:
     approved_at: int | None = None
     stood_down_by: str | None = None
     stood_down_at: int | None = None
+    declared_by_token: int | None = None  # None: declared from the command line
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,8 @@ class NewCallUp:
 
 _ACTIVATION_COLUMNS = (
     "id, kind, title, message, scope_json, options_json, state, idempotency_key, reply_code,"
-    " declared_by, declared_at, approved_by, approved_at, stood_down_by, stood_down_at"
+    " declared_by, declared_at, approved_by, approved_at, stood_down_by, stood_down_at,"
+    " declared_by_token"
 )
 
 
@@ -118,7 +120,7 @@ async def people_in_open_activations(conn: aiosqlite.Connection) -> frozenset[st
 async def insert_activation(conn: aiosqlite.Connection, activation: ActivationRecord) -> None:
     await conn.execute(
         f"INSERT INTO activations ({_ACTIVATION_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             activation.id,
             activation.kind,
@@ -135,6 +137,7 @@ async def insert_activation(conn: aiosqlite.Connection, activation: ActivationRe
             activation.approved_at,
             activation.stood_down_by,
             activation.stood_down_at,
+            activation.declared_by_token,
         ),
     )
 
@@ -157,6 +160,14 @@ async def insert_units(
         " needed) VALUES (?, ?, ?, ?, ?, ?, ?)",
         ((activation_id, u.unit_id, u.name, u.service, u.area, u.address, u.needed) for u in units),
     )
+
+
+async def replace_units(
+    conn: aiosqlite.Connection, activation_id: str, units: Sequence[ActivationUnit]
+) -> None:
+    """The units of an activation that has no call-ups yet, planned again (on approval)."""
+    await conn.execute("DELETE FROM activation_units WHERE activation_id = ?", (activation_id,))
+    await insert_units(conn, activation_id, units)
 
 
 async def insert_callups(

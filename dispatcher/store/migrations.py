@@ -289,8 +289,64 @@ BEGIN
 END;
 """
 
+_AUDIT = """
+-- Who declared (the token; NULL from the command line), so that a second leader approves.
+ALTER TABLE activations ADD COLUMN declared_by_token INTEGER;
+
+-- The audit log: append-only. Who did what, when and from where; never changed or deleted
+-- (the triggers refuse UPDATE, DELETE and an INSERT that would replace a row, even in raw SQL).
+CREATE TABLE audit_log (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    actor           TEXT NOT NULL,         -- the token's name, or cli:USER
+    actor_token_id  INTEGER,               -- NULL from the command line
+    action          TEXT NOT NULL,         -- activation.declared, callups.read, …
+    subject         TEXT,                  -- e.g. the activation id
+    detail_json     TEXT NOT NULL DEFAULT '{}',
+    source          TEXT NOT NULL,         -- the remote address, or cli
+    request_id      TEXT
+);
+CREATE INDEX audit_log_action ON audit_log (action, id);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_overwrite BEFORE INSERT ON audit_log
+    WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+"""
+
+_RECORDED_TRAINING = """
+-- Training weeks recorded by hand (`dispatcher training add`), kept apart from the imported
+-- training_weeks so that a roster re-import does not erase them. No foreign keys into the
+-- roster, for the same reason: a week counts while its person and unit are in the roster.
+-- A removal keeps the row (removed_at, removed_by): who recorded and removed what stays known.
+CREATE TABLE recorded_training_weeks (
+    id           INTEGER PRIMARY KEY,
+    person_id    TEXT NOT NULL,
+    unit_id      TEXT NOT NULL,
+    term         TEXT NOT NULL,            -- VT2026, HT2025: the term of week_start
+    week_start   TEXT NOT NULL,            -- ISO date of the week's Monday
+    recorded_by  TEXT NOT NULL,
+    recorded_at  INTEGER NOT NULL,
+    removed_by   TEXT,
+    removed_at   INTEGER
+);
+CREATE UNIQUE INDEX recorded_training_weeks_current
+    ON recorded_training_weeks (person_id, week_start, unit_id) WHERE removed_at IS NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "roster and access tokens", _ROSTER),
     Migration(2, "activations, call-ups and the outbox", _DISPATCH),
     Migration(3, "answers, opt-outs, gap reports and status revisions", _ANSWERS),
+    Migration(4, "approvals and the audit log", _AUDIT),
+    Migration(5, "training weeks recorded by hand", _RECORDED_TRAINING),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatcher.answer_desk import AnswerDesk
+from dispatcher.approvals import Approvals
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock
 from dispatcher.declarations import Activations
@@ -16,6 +17,7 @@ from dispatcher.dispatch.worker import Dispatcher
 from dispatcher.domain.answer_links import AnswerLinks
 from dispatcher.escalator import Escalator
 from dispatcher.gap_reports import GapReporter
+from dispatcher.metrics import Metrics
 from dispatcher.settings import Settings
 from dispatcher.stand_down import StandDowns
 from dispatcher.status_cache import StatusCache
@@ -47,18 +49,24 @@ ESCALATOR = web.AppKey("escalator", Escalator)
 """Chases silence and calls reserves (`tick()`, `wake()`); set while the app runs."""
 GAP_REPORTER = web.AppKey("gap_reporter", GapReporter)
 """Sends gap reports to the crisis team on its own timer; set while the app runs."""
+APPROVALS = web.AppKey("approvals", Approvals)
+"""Approves crises under the two-person rule; set while the app runs."""
+METRICS = web.AppKey("metrics", Metrics)
+"""The app's own Prometheus registry and counters; set by `create_app`."""
 
 __all__ = [
     "ACCESS_TOKENS",
     "ACTIVATIONS",
     "ANSWER_DESK",
     "ANSWER_LINKS",
+    "APPROVALS",
     "CALLUP_MESSAGES",
     "CLOCK",
     "DATABASE",
     "DISPATCHER",
     "ESCALATOR",
     "GAP_REPORTER",
+    "METRICS",
     "SETTINGS",
     "STAND_DOWNS",
     "STATUS_CACHE",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from dispatcher.answer_desk import AnswerDesk
+from dispatcher.approvals import Approvals
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.channels import open_channels
 from dispatcher.clock import Clock, SystemClock
@@ -23,6 +24,7 @@ from dispatcher.domain.answer_links import AnswerLinks
 from dispatcher.domain.escalation import EscalationRules
 from dispatcher.escalator import Escalator
 from dispatcher.gap_reports import GapReporter
+from dispatcher.metrics import Metrics
 from dispatcher.reserves import ReserveCaller
 from dispatcher.settings import Settings
 from dispatcher.stand_down import StandDowns
@@ -36,24 +38,34 @@ from dispatcher.web import (
     ACTIVATIONS,
     ANSWER_DESK,
     ANSWER_LINKS,
+    APPROVALS,
     CALLUP_MESSAGES,
     CLOCK,
     DATABASE,
     DISPATCHER,
     ESCALATOR,
     GAP_REPORTER,
+    METRICS,
     SETTINGS,
     STAND_DOWNS,
     STATUS_CACHE,
     routes_activations,
     routes_answer_page,
+    routes_audit,
+    routes_dashboard,
     routes_health,
+    routes_metrics,
+    routes_openapi,
+    routes_report,
     routes_roster,
+    routes_sandbox,
     routes_tokens,
+    routes_training,
     routes_webhooks,
 )
 from dispatcher.web.auth import AUTHENTICATORS, Authenticator, bearer_token
 from dispatcher.web.middleware import MIDDLEWARES, StructuredAccessLogger, echo_request_id
+from dispatcher.web.session import add_session_authentication
 
 Resource = Callable[[web.Application], AsyncIterator[None]]
 
@@ -95,6 +107,7 @@ async def dispatch(app: web.Application) -> AsyncIterator[None]:
         sms_rate=settings.sms.rate_per_second,
         email_rate=settings.email.rate_per_second,
         composer=messages,
+        metrics=app[METRICS],
     )
     app[DISPATCHER] = dispatcher
     app[CALLUP_MESSAGES] = messages
@@ -120,6 +133,7 @@ async def dispatch(app: web.Application) -> AsyncIterator[None]:
         messages,
         release_surplus=settings.escalation.surplus == "release",
         on_answer=escalator.wake,
+        metrics=app[METRICS],
     )
     app[ANSWER_DESK] = desk
     try:
@@ -139,6 +153,14 @@ async def stand_downs(app: web.Application) -> AsyncIterator[None]:
     """Standing activations down (needs the dispatcher, to wake it for the notices)."""
     app[STAND_DOWNS] = StandDowns(
         app[DATABASE], app[CLOCK], app[CALLUP_MESSAGES], wake=app[DISPATCHER].wake
+    )
+    yield
+
+
+async def approvals(app: web.Application) -> AsyncIterator[None]:
+    """Approving crises under the two-person rule (plans with the declaration service)."""
+    app[APPROVALS] = Approvals(
+        app[DATABASE], app[SETTINGS], app[CLOCK], app[ACTIVATIONS], wake=app[DISPATCHER].wake
     )
     yield
 
@@ -167,15 +189,29 @@ async def gap_reports(app: web.Application) -> AsyncIterator[None]:
         await reporter.stop()
 
 
-RESOURCES: Sequence[Resource] = (database, access_tokens, dispatch, stand_downs, gap_reports)
+RESOURCES: Sequence[Resource] = (
+    database,
+    access_tokens,
+    dispatch,
+    stand_downs,
+    approvals,
+    gap_reports,
+)
 
 ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_health.add_routes,
     routes_tokens.add_routes,
     routes_activations.add_routes,
     routes_roster.add_routes,
+    routes_training.add_routes,
     routes_webhooks.add_routes,
     routes_answer_page.add_routes,
+    routes_audit.add_routes,
+    routes_metrics.add_routes,
+    routes_sandbox.add_routes,
+    routes_openapi.add_routes,
+    routes_report.add_routes,
+    routes_dashboard.add_routes,
 )
 
 
@@ -189,8 +225,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock if clock is not None else SystemClock()
+    app[METRICS] = Metrics()
     authenticators: list[Authenticator] = [bearer_token]
     app[AUTHENTICATORS] = authenticators
+    add_session_authentication(app)  # the dashboard's cookie, after the bearer token
     app.on_response_prepare.append(echo_request_id)
     app.cleanup_ctx.extend(RESOURCES)
     for add_routes in ROUTES:

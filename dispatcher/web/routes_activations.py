@@ -1,4 +1,4 @@
-"""Activations over HTTP: declare, preview, list, read, call-ups, status and stand-down."""
+"""Activations over HTTP: declare, preview, approve, list, read, call-ups, status, stand-down."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from dispatcher import audit
 from dispatcher.activation_views import activation_json, callup_json
+from dispatcher.approvals import NotAwaitingApproval, ScopeNoLongerFits, SecondLeaderNeeded
+from dispatcher.clock import to_millis
 from dispatcher.declarations import Declaration, DeclarationError
 from dispatcher.domain.access import AccessRole
 from dispatcher.stand_down import NotOpen, UnknownActivation
 from dispatcher.store import activations, status
 from dispatcher.store.activations import ActivationRecord
-from dispatcher.web import ACTIVATIONS, DATABASE, STAND_DOWNS, STATUS_CACHE
-from dispatcher.web.auth import caller, requires
+from dispatcher.web import ACTIVATIONS, APPROVALS, CLOCK, DATABASE, STAND_DOWNS, STATUS_CACHE
+from dispatcher.web.auth import requires
 from dispatcher.web.middleware import bad_request, json_error, read_json
+from dispatcher.web.routes_audit import audit_actor
 
 log = structlog.get_logger(__name__)
 
@@ -31,9 +35,9 @@ def _declaration(body: dict[str, Any]) -> Declaration:
 async def declare(request: web.Request) -> web.Response:
     """Declare a crisis or drill: 201 with the activation; 200 with the first for a repeated key."""
     declaration = _declaration(await read_json(request))
-    who = caller(request)
+    who = audit_actor(request)
     try:
-        record, created = await request.app[ACTIVATIONS].declare(declaration, who.name)
+        record, created = await request.app[ACTIVATIONS].declare(declaration, who)
     except DeclarationError as error:
         raise bad_request(error.field, str(error).partition(": ")[2]) from None
     if created:
@@ -73,11 +77,21 @@ async def get_one(request: web.Request) -> web.Response:
 
 @requires(AccessRole.VIEWER)
 async def callups(request: web.Request) -> web.Response:
+    """Everyone called, by unit and shown name (a protected person sorts as "skyddad
+    person", so their place in the list says nothing about their name); audited."""
     record = await _activation(request)
-    rows = await status.callup_rows(request.app[DATABASE], record.id)
-    return web.json_response(
-        {"activation_id": record.id, "callups": [callup_json(r) for r in rows]}
+    db = request.app[DATABASE]
+    listed = [callup_json(r) for r in await status.callup_rows(db, record.id)]
+    listed.sort(key=lambda c: (c["unit_name"], c["name"], c["id"]))
+    await audit.record(
+        db,
+        audit_actor(request),
+        audit.CALLUPS_READ,
+        at_ms=to_millis(request.app[CLOCK].now()),
+        subject=record.id,
+        detail={"people": len(listed)},
     )
+    return web.json_response({"activation_id": record.id, "callups": listed})
 
 
 @requires(AccessRole.VIEWER)
@@ -99,14 +113,31 @@ async def stand_down(request: web.Request) -> web.Response:
     """Close an open activation and tell everyone called: 200 with it (also when it already was);
     404 unknown; 409 when it is neither open nor stood down."""
     activation_id = request.match_info["id"]
-    who = caller(request)
     try:
-        result = await request.app[STAND_DOWNS].stand_down(activation_id, who.name)
+        result = await request.app[STAND_DOWNS].stand_down(activation_id, audit_actor(request))
     except UnknownActivation:
         raise json_error(web.HTTPNotFound, f"no activation {activation_id!r}") from None
     except NotOpen as error:
         raise json_error(web.HTTPConflict, str(error), state=error.state) from None
     return web.json_response(activation_json(result.activation))
+
+
+@requires(AccessRole.LEADER)
+async def approve(request: web.Request) -> web.Response:
+    """A second leader approves a crisis awaiting approval: 200 with it, now active and
+    calling; 404 unknown; 409 not awaiting approval, the declarer's own token, or a scope
+    the roster no longer has."""
+    activation_id = request.match_info["id"]
+    try:
+        record = await request.app[APPROVALS].approve(activation_id, audit_actor(request))
+    except UnknownActivation:
+        raise json_error(web.HTTPNotFound, f"no activation {activation_id!r}") from None
+    except NotAwaitingApproval as error:
+        raise json_error(web.HTTPConflict, str(error), state=error.state) from None
+    except (SecondLeaderNeeded, ScopeNoLongerFits) as error:
+        raise json_error(web.HTTPConflict, str(error)) from None
+    structlog.contextvars.bind_contextvars(activation_id=record.id)
+    return web.json_response(activation_json(record))
 
 
 def add_routes(app: web.Application) -> None:
@@ -116,4 +147,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/activations/{id}", get_one)
     app.router.add_get("/api/activations/{id}/callups", callups)
     app.router.add_get("/api/activations/{id}/status", status_of)
+    app.router.add_post("/api/activations/{id}/approve", approve)
     app.router.add_post("/api/activations/{id}/stand-down", stand_down)

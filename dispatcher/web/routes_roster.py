@@ -6,26 +6,38 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from dispatcher import audit
+from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole
 from dispatcher.domain.readiness import assess_readiness, readiness_to_dict
 from dispatcher.store.callups import refused_contacts
-from dispatcher.store.roster_store import load_roster
+from dispatcher.store.training import load_roster_with_training
 from dispatcher.web import CLOCK, DATABASE, SETTINGS
 from dispatcher.web.auth import requires
+from dispatcher.web.routes_audit import audit_actor
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @requires(AccessRole.VIEWER)
 async def readiness(request: web.Request) -> web.Response:
-    """Per unit needed, placed, reachable, trained, reserves and gap; people needing attention."""
+    """Per unit needed, placed, reachable, trained, reserves and gap; people needing attention.
+
+    Lists people, so every read is audited."""
     db = request.app[DATABASE]
-    today = request.app[CLOCK].now().astimezone(STOCKHOLM).date()
+    now = request.app[CLOCK].now()
     report = assess_readiness(
-        await load_roster(db),
-        today=today,
+        await load_roster_with_training(db),
+        today=now.astimezone(STOCKHOLM).date(),
         valid_terms=request.app[SETTINGS].training.valid_terms,
         refused=await refused_contacts(db),
+    )
+    await audit.record(
+        db,
+        audit_actor(request),
+        audit.READINESS_READ,
+        at_ms=to_millis(now),
+        detail={"people": report.totals.people},
     )
     return web.json_response(readiness_to_dict(report))
 

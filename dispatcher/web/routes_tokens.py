@@ -5,10 +5,13 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from dispatcher import audit
+from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole, clean_token_name, parse_role
-from dispatcher.web import ACCESS_TOKENS
+from dispatcher.web import ACCESS_TOKENS, CLOCK, DATABASE
 from dispatcher.web.auth import caller, requires
 from dispatcher.web.middleware import bad_request, json_error, read_json
+from dispatcher.web.routes_audit import audit_actor
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +56,14 @@ async def create_token(request: web.Request) -> web.Response:
         role=role.value,
         by_token_id=caller(request).token_id,
     )
+    await audit.record(
+        request.app[DATABASE],
+        audit_actor(request),
+        audit.TOKEN_CREATED,
+        at_ms=to_millis(request.app[CLOCK].now()),
+        subject=str(new.token.id),
+        detail={"name": new.token.name, "role": role.value},
+    )
     return web.json_response(
         {**new.token.as_json(), "token": new.secret},
         status=201,
@@ -69,6 +80,14 @@ async def revoke_token(request: web.Request) -> web.Response:
         raise json_error(web.HTTPNotFound, f"no access token with id {token_id}")
     log.info(
         "access token revoked", revoked_token_id=token_id, by_token_id=caller(request).token_id
+    )
+    await audit.record(
+        request.app[DATABASE],
+        audit_actor(request),
+        audit.TOKEN_REVOKED,
+        at_ms=to_millis(request.app[CLOCK].now()),
+        subject=str(token_id),
+        detail={"name": token.name, "role": token.role.value},
     )
     return web.json_response(token.as_json())
 

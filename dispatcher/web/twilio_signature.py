@@ -15,7 +15,7 @@ from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
 from dispatcher.web import SETTINGS
-from dispatcher.web.middleware import json_error
+from dispatcher.web.middleware import bad_request, json_error
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +45,12 @@ async def twilio_form(request: web.Request) -> MultiDictProxy[str]:
     signature = request.headers.get(SIGNATURE_HEADER, "").strip()
     if not signature:
         raise _forbidden(f"missing {SIGNATURE_HEADER}", request)
-    posted = await request.post()
+    try:
+        posted = await request.post()
+    except web.HTTPException:  # too large: aiohttp's own answer (413) stands
+        raise
+    except Exception:  # a broken body (e.g. multipart without a boundary): not Twilio's
+        raise bad_request("body", "not a form-encoded Twilio webhook") from None
     form: MultiDict[str] = MultiDict()
     for name, value in posted.items():
         if not isinstance(value, str):  # an uploaded file: Twilio posts plain form fields

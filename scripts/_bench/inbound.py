@@ -116,10 +116,6 @@ class ReplyMaker:
         }
 
 
-def distinct_messages(requests: Iterable[dict[str, Any]]) -> int:
-    return len({r["tag"] for r in requests})
-
-
 @dataclass(frozen=True, slots=True)
 class Stored:
     """What the service's database holds of the inbound messages."""
@@ -133,8 +129,7 @@ def check_stored(database: Path, answered: Iterable[str]) -> Stored:
     writing, as a restarted service would: after a SIGKILL, SQLite recovers the WAL."""
     with closing(sqlite3.connect(database)) as connection:
         stored = {
-            str(row[0])
-            for row in connection.execute("SELECT provider_id FROM inbound_messages")
+            str(row[0]) for row in connection.execute("SELECT provider_id FROM inbound_messages")
         }
         outcomes = Counter(
             {

@@ -4,9 +4,10 @@
 `python -m _bench.loadgen SPEC OUT …`, which reads ready-made requests from SPEC (a JSON
 file: every signature and body computed before any timing), sends them to the server
 on 127.0.0.1 with `--connections` workers over keep-alive connections, checks every
-answer, and writes what happened to OUT. Each request is sent once, or, with
-`--seconds`, the list is cycled until that time is up. Either way the run ends after
-`--max-seconds` at the latest and after at most `MAX_REQUESTS` requests.
+answer, and writes what happened to OUT. Each request is sent once (with `--cycle`, the
+list is sent again and again); no new request starts after `--seconds`, and the run is
+cut off after `--max-seconds` (requests still waiting then count as unanswered). At most
+`MAX_REQUESTS` requests are sent.
 
 The timed window runs from the first request sent to the last answer received.
 """
@@ -32,7 +33,7 @@ from _bench.children import clean_environment, cpu_seconds
 from _bench.report import ROOT
 
 MAX_REQUESTS = 2_000_000
-REQUEST_TIMEOUT_SECONDS = 30.0
+REQUEST_TIMEOUT_SECONDS = 15.0  # as long as Twilio waits for a webhook's answer
 MAX_BAD_EXAMPLES = 5
 
 
@@ -63,11 +64,12 @@ class LoadResult:
     answered: int = 0
     seconds: float = 0.0  # the timed window
     statuses: Counter[int] = field(default_factory=Counter)
-    bad: int = 0
+    bad: int = 0  # answered, but not as checked
+    failed: int = 0  # no answer: connection error, or none within REQUEST_TIMEOUT_SECONDS
     bad_examples: list[str] = field(default_factory=list)
     ok_tags: list[str] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
-    timed_out: bool = False
+    timed_out: bool = False  # cut off at max_seconds with requests still waiting
     loadgen_cpu: float = 0.0  # the load generator's own CPU seconds
     server_cpu: float = 0.0  # the server's CPU seconds while the load generator ran
 
@@ -76,10 +78,11 @@ class LoadResult:
         return self.answered / self.seconds if self.seconds else 0.0
 
     def require_clean(self, what: str) -> None:
-        """Stop the benchmark if any answer failed its check, or the run did not finish."""
-        if self.bad or self.timed_out or self.answered != self.sent:
+        """Stop the benchmark if any answer failed its check (a request that got no answer
+        in time is counted in `failed` and reported, not fatal)."""
+        if self.bad:
             raise RuntimeError(
-                f"{what}: {self.bad} bad answers of {self.sent} (timed out: {self.timed_out}); "
+                f"{what}: {self.bad} bad answers of {self.sent}; "
                 f"statuses {dict(self.statuses)}; first: {self.bad_examples[:3]}"
             )
 
@@ -98,7 +101,8 @@ def run_load(
     max_seconds: float,
     checks: Checks,
     server_pid: int,
-    seconds: float | None = None,
+    seconds: float,
+    cycle: bool = False,
 ) -> LoadResult:
     """Run the load generator as its own process; bounded by `max_seconds` (plus start-up)."""
     out = spec.with_suffix(".result.json")
@@ -106,15 +110,16 @@ def run_load(
     command += ["--connections", str(connections), "--max-seconds", str(max_seconds)]
     command += ["--statuses", ",".join(str(s) for s in sorted(checks.statuses))]
     command += ["--content-type", checks.content_type, "--body-prefix", checks.body_prefix]
-    if seconds is not None:
-        command += ["--seconds", str(seconds)]
+    command += ["--seconds", str(seconds), *(["--cycle"] if cycle else [])]
     env = clean_environment() | {"PYTHONPATH": str(ROOT / "scripts")}
     server_before = cpu_seconds(server_pid)
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=max_seconds + 120)
     server_cpu = cpu_seconds(server_pid) - server_before
     raw = json.loads(out.read_text(encoding="utf-8"))
     out.unlink()
-    result = LoadResult(**{**raw, "statuses": Counter({int(k): v for k, v in raw["statuses"].items()})})
+    result = LoadResult(
+        **{**raw, "statuses": Counter({int(k): v for k, v in raw["statuses"].items()})}
+    )
     result.server_cpu = server_cpu
     return result
 
@@ -128,14 +133,15 @@ async def _load(
     requests: list[_Prepared],
     connections: int,
     checks: Checks,
-    seconds: float | None,
+    seconds: float,
     max_seconds: float,
+    cycle: bool,
 ) -> LoadResult:
     result = LoadResult()
     latencies: list[float] = []
     indexes = itertools.count()
-    limit = len(requests) if seconds is None else MAX_REQUESTS
-    stop_at = time.perf_counter() + (seconds if seconds is not None else max_seconds)
+    limit = MAX_REQUESTS if cycle else min(len(requests), MAX_REQUESTS)
+    stop_at = time.perf_counter() + seconds
     last_answer = 0.0
 
     async def worker(session: aiohttp.ClientSession) -> None:
@@ -149,21 +155,20 @@ async def _load(
                     payload = await answer.read()
                     status, content_type = answer.status, answer.content_type
             except (aiohttp.ClientError, TimeoutError) as error:
-                problem: str | None = f"{type(error).__name__}: {error}"
-                status = 0
-            else:
-                last_answer = time.perf_counter()
-                latencies.append(last_answer - started)
-                result.answered += 1
-                problem = checks.problem(status, content_type, payload)
+                result.failed += 1
+                _example(result, f"{type(error).__name__}: {error}")
+                continue
+            last_answer = time.perf_counter()
+            latencies.append(last_answer - started)
+            result.answered += 1
             result.statuses[status] += 1
+            problem = checks.problem(status, content_type, payload)
             if problem is None:
                 if tag is not None:
                     result.ok_tags.append(tag)
             else:
                 result.bad += 1
-                if len(result.bad_examples) < MAX_BAD_EXAMPLES:
-                    result.bad_examples.append(problem)
+                _example(result, problem)
 
     connector = aiohttp.TCPConnector(limit=connections)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
@@ -177,6 +182,11 @@ async def _load(
     result.seconds = max(last_answer - started, 0.0)
     result.latency_ms = _percentiles(latencies)
     return result
+
+
+def _example(result: LoadResult, problem: str) -> None:
+    if len(result.bad_examples) < MAX_BAD_EXAMPLES:
+        result.bad_examples.append(problem)
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -197,7 +207,8 @@ def main() -> None:
     parser.add_argument("base_url")
     parser.add_argument("--connections", type=int, required=True)
     parser.add_argument("--max-seconds", type=float, required=True)
-    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--cycle", action="store_true")
     parser.add_argument("--statuses", default="200")
     parser.add_argument("--content-type", default="")
     parser.add_argument("--body-prefix", default="")
@@ -217,7 +228,9 @@ def main() -> None:
         frozenset(int(s) for s in args.statuses.split(",")), args.content_type, args.body_prefix
     )
     cpu_before = sum(os.times()[:2])
-    result = asyncio.run(_load(requests, args.connections, checks, args.seconds, args.max_seconds))
+    result = asyncio.run(
+        _load(requests, args.connections, checks, args.seconds, args.max_seconds, args.cycle)
+    )
     result.loadgen_cpu = sum(os.times()[:2]) - cpu_before
     raw = {name: getattr(result, name) for name in LoadResult.__dataclass_fields__}
     args.out.write_text(json.dumps(raw), encoding="utf-8")

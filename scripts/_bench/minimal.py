@@ -59,7 +59,13 @@ def replies_app(database: Path, auth_token: str, public_url: str) -> web.Applica
         await db.execute(
             "INSERT INTO inbound (provider_id, sender, body, meaning, received_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider_id) DO NOTHING",
-            (form.get("MessageSid"), form.get("From"), body, reply.meaning.value, time.time_ns() // 1_000_000),
+            (
+                form.get("MessageSid"),
+                form.get("From"),
+                body,
+                reply.meaning.value,
+                time.time_ns() // 1_000_000,
+            ),
         )
         await db.commit()
         return web.Response(text=_TWIML, content_type="application/xml")

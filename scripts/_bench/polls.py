@@ -92,8 +92,11 @@ def poll(
         checks=checks,
         server_pid=server_pid,
         seconds=seconds,
+        cycle=True,
     )
     result.require_clean(f"status polls ({expect})")
+    if result.failed:
+        raise RuntimeError(f"status polls ({expect}): {result.failed} requests got no answer")
     return PollResult(
         result.answered,
         result.seconds,

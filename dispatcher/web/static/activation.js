@@ -1,0 +1,337 @@
+// One activation on the wall screen: polls /status (If-None-Match) every 3 s and redraws
+// only what changed; reads /callups for the people, the chart and the log when the status
+// moved (less often for very large activations); leaders approve and stand down from here.
+"use strict";
+
+(function () {
+  const KD = window.KD;
+  const POLL_MS = 3000;
+  const LIST_LIMIT = 15;
+  const LOG_LIMIT = 12;
+  const TOTALS = ["called", "confirmed", "declined", "awaiting", "no_answer", "failed"];
+  const NOT_ANSWERED_ORDER = { failed: 0, no_answer: 1, awaiting: 2 };
+  const OPEN = ["awaiting_approval", "active"];
+
+  const root = document.getElementById("activation");
+  if (!root) return;
+  const id = root.dataset.activationId;
+  const base = "/api/activations/" + encodeURIComponent(id);
+  const freshness = new KD.Freshness(
+    document.getElementById("freshness"), document.getElementById("connection-alert"));
+
+  let etag = root.dataset.etag || null;
+  let facts = JSON.parse(document.getElementById("activation-data").textContent);
+  let called = Number(document.getElementById("total-called").textContent) || 0;
+  let needed = Number(root.dataset.needed) || 0;
+  let peopleDirty = true;
+  let lastPeopleAt = 0;
+  let callups = null;
+  const shown = {}; // what each list last showed, to leave an unchanged list alone
+
+  // --- status: totals, units, state ----------------------------------------------------
+
+  async function pollStatus() {
+    let response;
+    try {
+      response = await KD.api(base + "/status", { headers: etag ? { "If-None-Match": etag } : {} });
+    } catch (_error) {
+      freshness.failed("offline");
+      return;
+    }
+    if (response.status === 304) {
+      freshness.ok();
+      return;
+    }
+    if (response.status === 401) {
+      freshness.failed("signed-out");
+      return;
+    }
+    if (!response.ok) {
+      freshness.failed("offline");
+      return;
+    }
+    const body = await response.json();
+    etag = response.headers.get("ETag");
+    renderStatus(body);
+    freshness.ok();
+    peopleDirty = true;
+  }
+
+  function renderStatus(body) {
+    const totals = body.totals;
+    called = totals.called;
+    needed = totals.needed;
+    for (const key of TOTALS) {
+      KD.setText(document.getElementById("total-" + key.replace("_", "-")), totals[key]);
+    }
+    KD.setText(document.getElementById("total-confirmed-of-needed"),
+      totals.confirmed + " av " + totals.needed);
+    const gap = document.getElementById("total-gap");
+    KD.setText(gap, totals.gap ? "saknas " + totals.gap : "alla enheter täckta");
+    KD.setData(gap, "gap", totals.gap);
+    gap.className = totals.gap ? "gap-open" : "gap-closed";
+    renderUnits(body.units);
+    renderState(body.activation.state);
+  }
+
+  function fillWidth(confirmed, need) {
+    if (need <= 0) return 100;
+    return Math.min(100, Math.round((100 * confirmed) / need));
+  }
+
+  function renderUnits(units) {
+    const body = document.getElementById("unit-rows");
+    const template = document.getElementById("unit-row-template");
+    const seen = new Set();
+    for (const unit of units) {
+      seen.add(unit.unit_id);
+      let row = body.querySelector('tr[data-unit-id="' + CSS.escape(unit.unit_id) + '"]');
+      if (!row) {
+        row = template.content.firstElementChild.cloneNode(true);
+        row.dataset.unitId = unit.unit_id;
+        body.appendChild(row);
+      }
+      const field = (name) => row.querySelector('[data-field="' + name + '"]');
+      KD.setText(field("name"), unit.name);
+      KD.setText(field("confirmed"), unit.confirmed);
+      KD.setText(field("needed"), unit.needed);
+      KD.setText(field("awaiting"), unit.awaiting);
+      KD.setText(field("gap"), unit.gap ? "saknas " + unit.gap : "täckt");
+      KD.setData(row, "gap", unit.gap);
+      KD.setData(row, "closed", unit.gap === 0);
+      row.classList.toggle("gap-open", unit.gap > 0);
+      const fill = row.querySelector("[data-bar-fill]");
+      const width = String(fillWidth(unit.confirmed, unit.needed));
+      if (fill.getAttribute("width") !== width) fill.setAttribute("width", width);
+    }
+    for (const row of Array.from(body.querySelectorAll("tr[data-unit-id]"))) {
+      if (!seen.has(row.dataset.unitId)) row.remove();
+    }
+  }
+
+  function renderState(state) {
+    if (root.dataset.state === state) return;
+    root.dataset.state = state;
+    const label = document.getElementById("activation-state");
+    KD.setText(label, KD.texts().states[state] || state);
+    KD.setData(label, "state", state);
+    label.className = "state state-" + state;
+    const approve = document.getElementById("approve-button");
+    const standDown = document.getElementById("stand-down-button");
+    if (approve) approve.hidden = state !== "awaiting_approval";
+    if (standDown) standDown.hidden = OPEN.indexOf(state) < 0;
+    refreshFacts();
+  }
+
+  async function refreshFacts() {
+    try {
+      const response = await KD.api(base);
+      if (response.ok) {
+        facts = await response.json();
+        if (callups) renderLog(callups);
+      }
+    } catch (_error) {
+      // the next state change tries again; the status line already tells of trouble
+    }
+  }
+
+  // --- people: on the way, not answered, chart, log ------------------------------------
+
+  function peopleEveryMs() {
+    // Every poll for a normal municipality; at most once a minute for 30,000 call-ups.
+    return Math.min(60000, Math.max(POLL_MS, called * 2));
+  }
+
+  async function refreshPeople() {
+    if (!peopleDirty || Date.now() - lastPeopleAt < peopleEveryMs()) return;
+    let response;
+    try {
+      response = await KD.api(base + "/callups", { timeoutMs: 30000 });
+    } catch (_error) {
+      return; // tried again at the next poll
+    }
+    if (!response.ok) return;
+    callups = (await response.json()).callups;
+    peopleDirty = false;
+    lastPeopleAt = Date.now();
+    renderPeople(callups);
+    renderChart(callups);
+    renderLog(callups);
+  }
+
+  function arrival(callup) {
+    if (callup.eta_minutes === null || !callup.answered_at) return null;
+    return new Date(new Date(callup.answered_at).getTime() + callup.eta_minutes * 60000);
+  }
+
+  function renderList(listId, items, makeItem) {
+    const key = JSON.stringify(items.slice(0, LIST_LIMIT).map((c) => [c.id, c.state, c.eta_minutes, c.name]))
+      + items.length;
+    const list = document.getElementById(listId);
+    KD.setText(document.getElementById(listId + "-count"), "(" + items.length + ")");
+    document.getElementById(listId + "-empty").hidden = items.length > 0;
+    const more = document.getElementById(listId + "-more");
+    more.hidden = items.length <= LIST_LIMIT;
+    KD.setText(more, "… och " + (items.length - LIST_LIMIT) + " till");
+    list.dataset.loaded = "true";
+    if (shown[listId] === key) return;
+    shown[listId] = key;
+    const fragment = document.createDocumentFragment();
+    for (const callup of items.slice(0, LIST_LIMIT)) {
+      const item = KD.el("li");
+      item.dataset.callupId = callup.id;
+      item.dataset.state = callup.state;
+      item.appendChild(KD.el("span", "person-name", callup.name));
+      item.appendChild(KD.el("span", "person-unit", callup.unit_name));
+      item.appendChild(KD.el("span", "person-detail", makeItem(callup)));
+      fragment.appendChild(item);
+    }
+    list.replaceChildren(fragment);
+  }
+
+  function renderPeople(all) {
+    const coming = all.filter((c) => c.state === "confirmed");
+    coming.sort((a, b) => {
+      const x = arrival(a), y = arrival(b);
+      if (x === null || y === null) return (x === null) - (y === null);
+      return x - y;
+    });
+    renderList("on-the-way", coming, (c) => {
+      const at = arrival(c);
+      return at === null ? "tid okänd" : "framme ca " + KD.formatTime(at) + " (" + c.eta_minutes + " min)";
+    });
+    const silent = all.filter((c) => c.state in NOT_ANSWERED_ORDER);
+    silent.sort((a, b) => NOT_ANSWERED_ORDER[a.state] - NOT_ANSWERED_ORDER[b.state]
+      || a.unit_name.localeCompare(b.unit_name, "sv") || a.name.localeCompare(b.name, "sv"));
+    renderList("not-answered", silent, (c) => KD.texts().callupStates[c.state] || c.state);
+  }
+
+  function renderLog(all) {
+    const events = [];
+    for (const c of all) {
+      if (!c.answered_at || (c.state !== "confirmed" && c.state !== "declined")) continue;
+      const yes = c.state === "confirmed";
+      const text = c.name + (yes ? " kommer till " : " kommer inte till ") + c.unit_name
+        + (yes && c.eta_minutes !== null ? " (ca " + c.eta_minutes + " min)" : "");
+      events.push({ at: c.answered_at, kind: yes ? "answer-yes" : "answer-no", text });
+    }
+    if (facts.declared_at) events.push({ at: facts.declared_at, kind: "declared", text: "Utlarmning deklarerad av " + facts.declared_by });
+    if (facts.approved_at) events.push({ at: facts.approved_at, kind: "approved", text: "Godkänd av " + facts.approved_by });
+    if (facts.stood_down_at) events.push({ at: facts.stood_down_at, kind: "stood-down", text: "Avblåst av " + facts.stood_down_by });
+    events.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+    const latest = events.slice(0, LOG_LIMIT);
+    const key = JSON.stringify(latest);
+    if (shown["event-log"] === key) return;
+    shown["event-log"] = key;
+    const fragment = document.createDocumentFragment();
+    for (const event of latest) {
+      const item = KD.el("li");
+      item.dataset.eventKind = event.kind;
+      const time = KD.el("time", "", KD.formatTime(event.at));
+      time.dateTime = event.at;
+      item.appendChild(time);
+      item.appendChild(document.createTextNode(" " + event.text));
+      fragment.appendChild(item);
+    }
+    document.getElementById("event-log").replaceChildren(fragment);
+  }
+
+  // --- the chart: confirmed (and declined) so far, against the need ---------------------
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const W = 600, H = 220, LEFT = 40, RIGHT = 10, TOP = 12, BOTTOM = 26;
+
+  function svg(tag, attributes, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function renderChart(all) {
+    const box = document.getElementById("confirmations-chart");
+    const start = new Date(root.dataset.declaredAt).getTime();
+    const times = (state) => all.filter((c) => c.state === state && c.answered_at)
+      .map((c) => new Date(c.answered_at).getTime()).sort((a, b) => a - b);
+    const yes = times("confirmed"), no = times("declined");
+    const last = Math.max(start + 60000, yes[yes.length - 1] || 0, no[no.length - 1] || 0);
+    const end = facts.stood_down_at ? Math.max(last, new Date(facts.stood_down_at).getTime())
+      : Math.max(last, Date.now());
+    const top = Math.max(needed, yes.length, no.length, 1);
+    const key = [yes.length, no.length, top, Math.floor(end / 60000), yes[yes.length - 1]].join();
+    if (shown.chart === key) return;
+    shown.chart = key;
+    const x = (t) => LEFT + ((t - start) / (end - start)) * (W - LEFT - RIGHT);
+    const y = (n) => H - BOTTOM - (n / top) * (H - TOP - BOTTOM);
+    const steps = (list) => {
+      let d = "M" + x(start) + "," + y(0);
+      list.forEach((t, i) => { d += "H" + x(t) + "V" + y(i + 1); });
+      return d + "H" + x(end);
+    };
+    const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
+      "aria-label": "Bekräftade över tid: " + yes.length + " av " + needed + " behövs" });
+    chart.appendChild(svg("line", { class: "axis", x1: LEFT, y1: H - BOTTOM, x2: W - RIGHT, y2: H - BOTTOM }));
+    chart.appendChild(svg("line", { class: "axis", x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM }));
+    if (needed > 0) {
+      chart.appendChild(svg("line", { class: "need", x1: LEFT, y1: y(needed), x2: W - RIGHT, y2: y(needed) }));
+      const labelY = y(needed) - 4 < TOP + 10 ? y(needed) + 16 : y(needed) - 4;
+      chart.appendChild(svg("text", { x: W - RIGHT, y: labelY, "text-anchor": "end" }, "behov " + needed));
+    }
+    chart.appendChild(svg("path", { class: "declined", d: steps(no) }));
+    chart.appendChild(svg("path", { class: "confirmed", d: steps(yes) }));
+    chart.appendChild(svg("text", { x: LEFT - 6, y: y(0), "text-anchor": "end" }, "0"));
+    chart.appendChild(svg("text", { x: LEFT - 6, y: y(top) + 10, "text-anchor": "end" }, top));
+    chart.appendChild(svg("text", { x: LEFT, y: H - 6 }, KD.formatTime(new Date(start))));
+    chart.appendChild(svg("text", { x: W - RIGHT, y: H - 6, "text-anchor": "end" }, KD.formatTime(new Date(end))));
+    box.dataset.points = String(yes.length);
+    box.replaceChildren(chart);
+  }
+
+  // --- leaders' actions ------------------------------------------------------------------
+
+  const ACTIONS = {
+    approve: {
+      path: "/approve",
+      title: "Godkänn utlarmningen?",
+      text: "Kallelserna skickas direkt efter godkännandet.",
+      yes: "Ja, godkänn",
+    },
+    "stand-down": {
+      path: "/stand-down",
+      title: root.dataset.kind === "drill" ? "Avsluta övningen?" : "Blås av krisen?",
+      text: "Alla som kallats får ett besked om att det är avblåst. Det går inte att ångra.",
+      yes: "Ja, blås av",
+    },
+  };
+
+  async function act(button) {
+    const spec = ACTIONS[button.dataset.action];
+    const error = document.getElementById("action-error");
+    if (!(await KD.confirmAction(spec))) return;
+    error.hidden = true;
+    button.disabled = true;
+    try {
+      const response = await KD.api(base + spec.path, { method: "POST" });
+      if (!response.ok) {
+        error.textContent = "Det gick inte: " + (await KD.errorText(response));
+        error.hidden = false;
+      }
+    } catch (_error) {
+      error.textContent = "Servern svarar inte. Försök igen.";
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+      poll();
+    }
+  }
+
+  for (const button of document.querySelectorAll("#leader-actions [data-action]")) {
+    button.addEventListener("click", () => act(button));
+  }
+
+  const poll = KD.repeat(async () => {
+    await pollStatus();
+    await refreshPeople();
+  }, POLL_MS);
+  setInterval(() => { if (callups) renderChart(callups); }, 30000); // the time axis moves on
+})();
