@@ -26,7 +26,7 @@ PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F
 TOTAL_COLOUR = "#111111"
 _KIND = {"drill": "ÖVNING", "crisis": "KRIS"}
 _STOCKHOLM = ZoneInfo("Europe/Stockholm")
-_LEGEND_WIDTH = 210
+_LEGEND_WIDTH = 230
 _MARGIN_LEFT, _MARGIN_TOP, _MARGIN_BOTTOM = 64, 64, 60
 
 
@@ -63,7 +63,7 @@ def _shown_units(report: DrillReport) -> tuple[list[Series], int]:
     return [s for s in drawn if s.key in shown], max(0, len(drawn) - MAX_UNIT_LINES)
 
 
-def _short(text: str, limit: int = 24) -> str:
+def _short(text: str, limit: int = 20) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

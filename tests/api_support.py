@@ -77,6 +77,5 @@ def api_settings(database: Path, public_url: str, twilio_api: str) -> Settings:
 
 def twilio_signature(public_url: str, path_qs: str, fields: Iterable[tuple[str, str]]) -> str:
     """What Twilio would send as `X-Twilio-Signature` for these form fields at this path."""
-    return RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(
-        public_url.rstrip("/") + path_qs, MultiDict(fields)
-    )
+    validator = RequestValidator(DEFAULT_AUTH_TOKEN)
+    return str(validator.compute_signature(public_url.rstrip("/") + path_qs, MultiDict(fields)))

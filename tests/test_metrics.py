@@ -209,10 +209,13 @@ async def test_stall_counts_from_when_work_fell_due_while_nothing_moved(
 
     waiting = parse(await scrape(client))  # queued, but not due yet: nothing to alert on
     assert value(waiting, stalled) == 0
-    assert value(waiting, "krisdispatch_outbox_messages", channel="sms", state="queued") == 1
+    outbox_messages = "krisdispatch_outbox_messages"
+    assert by_label(waiting, outbox_messages, "state", channel="sms") == {"scheduled": 1}
 
     clock.set(due_at + timedelta(seconds=120))
-    assert value(parse(await scrape(client)), stalled) == 120
+    stuck = parse(await scrape(client))
+    assert value(stuck, stalled) == 120
+    assert by_label(stuck, outbox_messages, "state", channel="sms") == {"due": 1}
 
 
 def test_stall_counts_from_the_later_of_progress_and_due_time() -> None:

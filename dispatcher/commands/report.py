@@ -105,7 +105,8 @@ def format_text(report: DrillReport) -> str:
     a, h = report.activation, report.headline
     t = h.totals
     lines = [
-        f"{a.kind.capitalize()} {a.id}: {a.title} ({a.state}), called {_local(report.called_at)}",
+        f"{a.kind.capitalize()} {a.id}: {a.title} ({a.state}),"
+        f" called {_local(report.called_at)} Stockholm time",
         f"Called {t.called}, answered {t.answered} ({_rate(t)}): confirmed {t.confirmed},"
         f" declined {t.declined}, no answer {t.no_answer}, failed {t.failed}; needed {h.needed}",
         f"Minutes to first answer: {_spread(h.first_answer)}",

@@ -193,7 +193,7 @@ def activation_page(
         f' data-can-act="{str(can_act).lower()}" data-etag="{esc(etag)}"'
         f' data-needed="{esc(totals.get("needed", 0))}">'
         f'<header class="activation-head">{_DRILL_BANNER if drill else ""}'
-        f'<h1>{"" if drill else kind_badge(record.kind) + " "}'
+        f"<h1>{'' if drill else kind_badge(record.kind) + ' '}"
         f'<span id="activation-title">{esc(record.title)}</span></h1>'
         f'<p class="meta"><span id="activation-state" class="state state-{esc(record.state)}"'
         f' data-state="{esc(record.state)}">{esc(STATE_LABELS.get(record.state, record.state))}'
@@ -212,7 +212,8 @@ def activation_page(
         '<div class="people-column">'
         f"{_people_section('on-the-way', 'På väg', 'Ingen har bekräftat ännu.')}"
         f"{_people_section('not-answered', 'Har inte svarat', 'Alla har svarat.')}"
-        '</div><div class="time-column"><section id="chart-section" class="panel" aria-labelledby="chart-heading">'
+        '</div><div class="time-column">'
+        '<section id="chart-section" class="panel" aria-labelledby="chart-heading">'
         '<h2 id="chart-heading">Bekräftade över tid</h2>'
         '<div id="confirmations-chart" class="chart" data-points="0"></div></section>'
         '<section id="log-section" class="panel" aria-labelledby="log-heading">'
@@ -226,7 +227,7 @@ def activation_page(
         body,
         who=who,
         municipality=municipality,
-        scripts=("activation.js",),
+        scripts=("chart.js", "activation.js"),
     )
 
 

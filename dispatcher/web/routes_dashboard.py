@@ -19,11 +19,13 @@ import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from dispatcher import audit
+from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole
 from dispatcher.domain.readiness import assess_readiness, readiness_to_dict
 from dispatcher.store import activations
 from dispatcher.store.callups import refused_contacts
-from dispatcher.store.roster_store import load_roster
+from dispatcher.store.training import load_roster_with_training
 from dispatcher.web import ACCESS_TOKENS, CLOCK, DATABASE, SETTINGS, STATUS_CACHE
 from dispatcher.web.auth import caller, public, requires
 from dispatcher.web.dashboard_forms import declare_page, readiness_page
@@ -33,6 +35,7 @@ from dispatcher.web.dashboard_layout import (
     message_page,
 )
 from dispatcher.web.dashboard_pages import activation_page, activations_page
+from dispatcher.web.routes_audit import audit_actor
 from dispatcher.web.session import (
     DASHBOARD_PATH,
     LOGIN_PATH,
@@ -51,6 +54,7 @@ STATIC_TYPES: Final = {
     "dashboard.css": "text/css",
     "dashboard.js": "text/javascript",
     "activation.js": "text/javascript",
+    "chart.js": "text/javascript",
     "activations.js": "text/javascript",
     "declare.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
@@ -165,13 +169,22 @@ async def activation(request: web.Request) -> web.StreamResponse:
 
 @requires(AccessRole.VIEWER)
 async def readiness(request: web.Request) -> web.StreamResponse:
-    """Readiness before any crisis: units at risk first."""
+    """Readiness before any crisis, units at risk first: the report `GET
+    /api/roster/readiness` serves, read the same way and audited the same way."""
     db = request.app[DATABASE]
+    now = request.app[CLOCK].now()
     report = assess_readiness(
-        await load_roster(db),
-        today=request.app[CLOCK].now().astimezone(STOCKHOLM).date(),
+        await load_roster_with_training(db),
+        today=now.astimezone(STOCKHOLM).date(),
         valid_terms=request.app[SETTINGS].training.valid_terms,
         refused=await refused_contacts(db),
+    )
+    await audit.record(
+        db,
+        audit_actor(request),
+        audit.READINESS_READ,
+        at_ms=to_millis(now),
+        detail={"people": report.totals.people},
     )
     return readiness_page(
         readiness_to_dict(report), who=caller(request), municipality=_municipality(request)

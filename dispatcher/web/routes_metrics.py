@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from dispatcher.metrics import CONTENT_TYPE
-from dispatcher.web import CLOCK, DATABASE, DISPATCHER, METRICS
+from dispatcher.web import CLOCK, DATABASE, DISPATCHER, METRICS, STATUS_CACHE
 from dispatcher.web.auth import public
 
 
@@ -14,7 +14,10 @@ from dispatcher.web.auth import public
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     body = await app[METRICS].render(
-        app[DATABASE], now=app[CLOCK].now(), last_progress_at=app[DISPATCHER].last_progress_at
+        app[DATABASE],
+        app[STATUS_CACHE],
+        now=app[CLOCK].now(),
+        last_progress_at=app[DISPATCHER].last_progress_at,
     )
     return web.Response(
         body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"}

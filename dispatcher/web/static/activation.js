@@ -6,6 +6,7 @@
 (function () {
   const KD = window.KD;
   const POLL_MS = 3000;
+  const PEOPLE_MIN_MS = 10000;
   const LIST_LIMIT = 15;
   const LOG_LIMIT = 12;
   const TOTALS = ["called", "confirmed", "declined", "awaiting", "no_answer", "failed"];
@@ -138,8 +139,9 @@
   // --- people: on the way, not answered, chart, log ------------------------------------
 
   function peopleEveryMs() {
-    // Every poll for a normal municipality; at most once a minute for 30,000 call-ups.
-    return Math.min(60000, Math.max(POLL_MS, called * 2));
+    // Each read of the call-up list is a read of a list of people, and audited: at most
+    // every 10 s (the totals and bars follow every poll), once a minute for 30,000 people.
+    return Math.min(60000, Math.max(PEOPLE_MIN_MS, called * 2));
   }
 
   async function refreshPeople() {
@@ -236,55 +238,22 @@
     document.getElementById("event-log").replaceChildren(fragment);
   }
 
-  // --- the chart: confirmed (and declined) so far, against the need ---------------------
-
-  const SVG = "http://www.w3.org/2000/svg";
-  const W = 600, H = 220, LEFT = 40, RIGHT = 10, TOP = 12, BOTTOM = 26;
-
-  function svg(tag, attributes, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = String(text);
-    return node;
-  }
+  // --- the chart (chart.js draws it) -----------------------------------------------------
 
   function renderChart(all) {
-    const box = document.getElementById("confirmations-chart");
-    const start = new Date(root.dataset.declaredAt).getTime();
     const times = (state) => all.filter((c) => c.state === state && c.answered_at)
       .map((c) => new Date(c.answered_at).getTime()).sort((a, b) => a - b);
-    const yes = times("confirmed"), no = times("declined");
-    const last = Math.max(start + 60000, yes[yes.length - 1] || 0, no[no.length - 1] || 0);
-    const end = facts.stood_down_at ? Math.max(last, new Date(facts.stood_down_at).getTime())
-      : Math.max(last, Date.now());
-    const top = Math.max(needed, yes.length, no.length, 1);
-    const key = [yes.length, no.length, top, Math.floor(end / 60000), yes[yes.length - 1]].join();
-    if (shown.chart === key) return;
-    shown.chart = key;
-    const x = (t) => LEFT + ((t - start) / (end - start)) * (W - LEFT - RIGHT);
-    const y = (n) => H - BOTTOM - (n / top) * (H - TOP - BOTTOM);
-    const steps = (list) => {
-      let d = "M" + x(start) + "," + y(0);
-      list.forEach((t, i) => { d += "H" + x(t) + "V" + y(i + 1); });
-      return d + "H" + x(end);
-    };
-    const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img",
-      "aria-label": "Bekräftade över tid: " + yes.length + " av " + needed + " behövs" });
-    chart.appendChild(svg("line", { class: "axis", x1: LEFT, y1: H - BOTTOM, x2: W - RIGHT, y2: H - BOTTOM }));
-    chart.appendChild(svg("line", { class: "axis", x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM }));
-    if (needed > 0) {
-      chart.appendChild(svg("line", { class: "need", x1: LEFT, y1: y(needed), x2: W - RIGHT, y2: y(needed) }));
-      const labelY = y(needed) - 4 < TOP + 10 ? y(needed) + 16 : y(needed) - 4;
-      chart.appendChild(svg("text", { x: W - RIGHT, y: labelY, "text-anchor": "end" }, "behov " + needed));
-    }
-    chart.appendChild(svg("path", { class: "declined", d: steps(no) }));
-    chart.appendChild(svg("path", { class: "confirmed", d: steps(yes) }));
-    chart.appendChild(svg("text", { x: LEFT - 6, y: y(0), "text-anchor": "end" }, "0"));
-    chart.appendChild(svg("text", { x: LEFT - 6, y: y(top) + 10, "text-anchor": "end" }, top));
-    chart.appendChild(svg("text", { x: LEFT, y: H - 6 }, KD.formatTime(new Date(start))));
-    chart.appendChild(svg("text", { x: W - RIGHT, y: H - 6, "text-anchor": "end" }, KD.formatTime(new Date(end))));
-    box.dataset.points = String(yes.length);
-    box.replaceChildren(chart);
+    const start = new Date(root.dataset.declaredAt).getTime();
+    const closed = facts.stood_down_at ? new Date(facts.stood_down_at).getTime() : null;
+    const drawn = KD.drawConfirmations(document.getElementById("confirmations-chart"), {
+      start,
+      end: closed === null ? Date.now() : closed,
+      confirmed: times("confirmed"),
+      declined: times("declined"),
+      needed,
+      previousKey: shown.chart,
+    });
+    shown.chart = drawn;
   }
 
   // --- leaders' actions ------------------------------------------------------------------
