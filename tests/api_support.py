@@ -54,11 +54,14 @@ E_MAIL_ONLY = Roster(UNITS, tuple(p for p in ROSTER.people if p.phone is None))
 """Nobody with a phone: declaring sends no SMS, so Twilio's API is never called."""
 
 
-def api_settings(database: Path, public_url: str, twilio_api: str) -> Settings:
+def api_settings(
+    database: Path, public_url: str, twilio_api: str, *, two_person_approval: bool = False
+) -> Settings:
     """Twilio SMS (its API at `twilio_api`), sandbox e-mail, the app at `public_url`."""
     return settings_from_mapping(
         {
             "service": {"database": str(database), "public_url": public_url},
+            "escalation": {"two_person_approval": two_person_approval},
             "sms": {
                 "provider": "twilio",
                 "rate_per_second": 100,

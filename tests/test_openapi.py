@@ -169,7 +169,7 @@ def test_every_api_and_webhook_route_is_documented_and_every_documented_one_rout
         if route.partition(" ")[2].startswith(MACHINE_PREFIXES)
     }
     documented = {f"{method} {path}" for method, path, _ in operations(document)}
-    assert routed - documented == set(), "routes missing from dispatcher.web.openapi.OPERATIONS"
+    assert routed - documented == set(), "routes missing from dispatcher.web.openapi_operations"
     assert documented <= set(routed_handlers(app))
     assert {"GET /healthz", "GET /metrics"} <= documented
     assert documentation_gaps(app) == []
@@ -191,8 +191,8 @@ def test_an_undocumented_route_is_named_as_a_gap(app: web.Application) -> None:
     app.router.add_get("/dashboard/anything", novelty)  # a page: not the document's business
 
     assert [gap for gap in documentation_gaps(app) if gap not in before] == [
-        "GET /api/novelty/{id}: routed, not documented in dispatcher.web.openapi.OPERATIONS",
-        "POST /webhooks/other: routed, not documented in dispatcher.web.openapi.OPERATIONS",
+        "GET /api/novelty/{id}: routed, not documented in dispatcher.web.openapi_operations",
+        "POST /webhooks/other: routed, not documented in dispatcher.web.openapi_operations",
     ]
     assert "/api/novelty/{id}" not in openapi_document(app)["paths"]
 

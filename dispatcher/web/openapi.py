@@ -1,11 +1,12 @@
 """The OpenAPI 3.1 document of the machine interface: `/api/*`, Twilio's webhooks, `/healthz`
-and `/metrics`.
+and `/metrics`, made by `openapi_document(app)` (served at `/api/openapi.json`).
 
-Built from two sources. `OPERATIONS` (here) says what each operation takes and answers;
-the app's router says which routes exist and, through `required_role(handler)`, who may
-call each, so an operation's security, `x-required-role`, 401 and 403 cannot disagree
-with its handler. `documentation_gaps(app)` names every route without an entry and every
-entry without a route; tests/test_openapi.py fails on any, so no route ships undocumented.
+Built from two sources. `OPERATIONS` (`dispatcher.web.openapi_operations`) says what each
+operation takes and answers; the app's router says which routes exist and, through
+`required_role(handler)`, who may call each, so an operation's security, `x-required-role`,
+401 and 403 cannot disagree with its handler. `documentation_gaps(app)` names every route
+without an entry and every entry without a route; tests/test_openapi.py fails on any, so
+no route ships undocumented.
 
 Browser pages (`BROWSER_PAGES`: the dashboard, the sandbox phones, the e-mail answer page)
 are left out on purpose: they are HTML for people, their forms are no interface to build
@@ -14,8 +15,7 @@ on, and the answer page's path holds a capability.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Final
 
 from aiohttp import hdrs, web
@@ -23,287 +23,22 @@ from aiohttp import hdrs, web
 from dispatcher import __version__
 from dispatcher.domain.access import AccessRole
 from dispatcher.web.auth import required_role
-from dispatcher.web.openapi_schemas import (
-    COMPONENTS,
-    STRING,
-    Json,
-    error,
-    form_body,
-    json_body,
-    ref,
-)
+from dispatcher.web.openapi_operations import OPERATIONS, Operation
+from dispatcher.web.openapi_reports import REPORT_SCHEMAS
+from dispatcher.web.openapi_schemas import SCHEMAS, SECURITY_SCHEMES, STRING, Json, error
 
 OPENAPI_VERSION: Final = "3.1.0"
 BROWSER_PAGES: Final = ("/dashboard", "/sandbox", "/answer/")
 """Path prefixes of HTML pages for people: not in the document."""
-TWILIO_SIGNATURE: Final = "twilioSignature"
-"""The security scheme of Twilio's webhooks: their credential is the signature header."""
 
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One documented route. Who may call it (and so 401 and 403) comes from the router;
-    a request body adds 400 and 413 on its own."""
-
-    route: str  # "METHOD /path", the path as the router spells it: /api/activations/{id}
-    operation_id: str
-    summary: str
-    responses: Mapping[int, Json]
-    parameters: tuple[Json, ...] = ()
-    body: Json | None = None
-    security: tuple[str, ...] = ()  # a public route's own credential
-
-    @property
-    def method(self) -> str:
-        return self.route.partition(" ")[0]
-
-    @property
-    def path(self) -> str:
-        return self.route.partition(" ")[2]
-
-    @property
-    def tag(self) -> str:
-        """The first word of the path after /api/ (`/api/me` is about tokens)."""
-        parts = self.path.strip("/").split("/")
-        if parts[0] == "webhooks":
-            return "twilio"
-        if parts[0] != "api" or parts[1] == "openapi.json":
-            return "service"
-        return "tokens" if parts[1] == "me" else parts[1]
-
-
-def _ok(description: str, schema: Json, headers: Json | None = None) -> Json:
-    answer: Json = {"description": description, "content": {"application/json": {"schema": schema}}}
-    if headers:
-        answer["headers"] = headers
-    return answer
-
-
-def _parameter(where: str, name: str, schema: Json, description: str, **more: Any) -> Json:
-    return {"name": name, "in": where, "schema": schema, "description": description, **more}
-
-
-def _header(description: str) -> Json:
-    return {"description": description, "schema": STRING}
-
-
-ACTIVATION_ID: Final = _parameter(
-    "path", "id", {**STRING, "minLength": 1}, "activation id", required=True,
-    example="01KA0000000000000000000000",
-)  # fmt: skip
-TOKEN_ID: Final = _parameter(
-    "path", "id", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}, "access token id",
-    required=True, example=999999,
-)  # fmt: skip
-IF_NONE_MATCH: Final = _parameter("header", "If-None-Match", STRING, "the ETag of the copy held")
-AUDIT_FILTERS: Final = (
-    _parameter("query", "action", {**STRING, "maxLength": 64}, "e.g. token.created"),
-    _parameter("query", "since", STRING, "ISO 8601 date or time; without an offset, UTC"),
-    _parameter("query", "limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "1–1000, "
-               "default 100"),
-    _parameter("query", "before", {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
-               "only entries older than this id"),
-)  # fmt: skip
-ETAG: Final = {"ETag": _header("a strong validator of the body")}
-NO_CACHE: Final = {"Cache-Control": _header("`no-cache`: ask again with If-None-Match")}
-NO_STORE: Final = {"Cache-Control": _header("`no-store`")}
-NO_ACTIVATION: Final = error("no such activation")
-TWILIO_ANSWERS: Final = {
-    200: {"description": "TwiML: `<Response/>`, or a `<Message>` to the sender",
-          "content": {"application/xml": {}}},
-    400: error("a required field is missing (after the signature was proven)"),
-    403: error("`X-Twilio-Signature` missing or wrong, or `[sms] provider` is not `twilio`; "
-               "nothing changed"),
-}  # fmt: skip
-SID: Final = "SM" + "0" * 32
-DECLARATION_EXAMPLE: Final = {"kind": "drill", "title": "Övning", "scope": {}}
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "GET /healthz",
-        "health",
-        "Is the service up and its database answering?",
-        {200: _ok("up", ref("Health")), 503: _ok("database unavailable", ref("Unhealthy"))},
-    ),
-    Operation(
-        "GET /metrics",
-        "metrics",
-        "Prometheus metrics, text format 0.0.4: counts and durations, no names or numbers",
-        {200: {"description": "the metrics", "content": {"text/plain": {"schema": STRING}}}},
-    ),
-    Operation(
-        "GET /api/openapi.json",
-        "openapi",
-        "This document",
-        {200: _ok("the OpenAPI document", ref("OpenApiDocument"))},
-    ),
-    Operation(
-        "GET /api/me",
-        "whoami",
-        "The token this request was made with",
-        {200: _ok("its id, name and role", ref("Me"))},
-    ),
-    Operation(
-        "GET /api/tokens",
-        "listTokens",
-        "Every access token, revoked ones too, oldest first; never a secret",
-        {200: _ok("the tokens", ref("TokenList"))},
-    ),
-    Operation(
-        "POST /api/tokens",
-        "createToken",
-        "Create an access token; `token` in the answer is its secret, shown this once",
-        {201: _ok("the new token", ref("NewToken"), NO_STORE)},
-        body=json_body(ref("TokenRequest"), {"name": "Väggskärm", "role": "viewer"}),
-    ),
-    Operation(
-        "POST /api/tokens/{id}/revoke",
-        "revokeToken",
-        "Revoke a token: it fails from its next request. Revoking twice is harmless",
-        {200: _ok("the revoked token", ref("Token")), 404: error("no such token")},
-        parameters=(TOKEN_ID,),
-    ),
-    Operation(
-        "POST /api/activations",
-        "declareActivation",
-        "Declare a crisis or drill. A crisis under the two-person rule waits in "
-        "`awaiting_approval`; the same `idempotency_key` again returns the first (200)",
-        {201: _ok("declared", ref("Activation")), 200: _ok("declared before", ref("Activation"))},
-        body=json_body(ref("Declaration"), DECLARATION_EXAMPLE),
-    ),
-    Operation(
-        "POST /api/activations/preview",
-        "previewActivation",
-        "What a declaration would do: people per unit, the unreachable, SMS and sending time. "
-        "Nothing is stored or sent",
-        {200: _ok("the preview", ref("Preview"))},
-        body=json_body(ref("Declaration"), DECLARATION_EXAMPLE),
-    ),
-    Operation(
-        "GET /api/activations",
-        "listActivations",
-        "Every activation",
-        {200: _ok("the activations", ref("ActivationList"))},
-    ),
-    Operation(
-        "GET /api/activations/{id}",
-        "getActivation",
-        "One activation",
-        {200: _ok("the activation", ref("Activation")), 404: NO_ACTIVATION},
-        parameters=(ACTIVATION_ID,),
-    ),
-    Operation(
-        "GET /api/activations/{id}/callups",
-        "listCallUps",
-        "Everyone called, with answer, ETA and message state; protected people unnamed",
-        {200: _ok("the call-ups", ref("CallUpList")), 404: NO_ACTIVATION},
-        parameters=(ACTIVATION_ID,),
-    ),
-    Operation(
-        "GET /api/activations/{id}/status",
-        "getStatus",
-        "Coverage per unit and totals, with an `ETag`: poll with `If-None-Match`",
-        {
-            200: _ok("the status", ref("Status"), NO_CACHE | ETAG),
-            304: {"description": "unchanged since that ETag", "headers": NO_CACHE | ETAG},
-            404: NO_ACTIVATION,
-        },
-        parameters=(ACTIVATION_ID, IF_NONE_MATCH),
-    ),
-    Operation(
-        "GET /api/activations/{id}/report",
-        "getReport",
-        "The drill (or crisis) report: JSON, or CSV with `?format=csv` or `Accept: text/csv`; "
-        "lists people not reached, so every read is audited",
-        {
-            200: {
-                "description": "the report",
-                "content": {"application/json": {"schema": ref("DrillReport")}, "text/csv": {}},
-            },
-            400: error("`format` is neither json nor csv"),
-            404: NO_ACTIVATION,
-        },
-        parameters=(
-            ACTIVATION_ID,
-            _parameter("query", "format", {"type": "string", "enum": ["json", "csv"]}, "json"),
-        ),
-    ),
-    Operation(
-        "GET /api/activations/{id}/report/chart.svg",
-        "getReportChart",
-        "Cumulative confirmations over time, per unit and in total; names nobody",
-        {
-            200: {"description": "the chart", "content": {"image/svg+xml": {}}},
-            404: NO_ACTIVATION,
-        },
-        parameters=(ACTIVATION_ID,),
-    ),
-    Operation(
-        "POST /api/activations/{id}/approve",
-        "approveActivation",
-        "Approve a crisis awaiting approval (a leader other than the declarer): it goes out",
-        {
-            200: _ok("the activation, now active", ref("Activation")),
-            404: NO_ACTIVATION,
-            409: error(
-                "not awaiting approval (`state`), approved by the declarer's own token, "
-                "or the scope no longer fits the roster"
-            ),
-        },
-        parameters=(ACTIVATION_ID,),
-    ),
-    Operation(
-        "POST /api/activations/{id}/stand-down",
-        "standDown",
-        "Close an activation and tell everyone called (again: harmless)",
-        {
-            200: _ok("the activation, stood down", ref("Activation")),
-            404: NO_ACTIVATION,
-            409: error("neither open nor stood down; `state` says what it is"),
-        },
-        parameters=(ACTIVATION_ID,),
-    ),
-    Operation(
-        "GET /api/roster/readiness",
-        "readiness",
-        "Readiness and data quality: units at risk before any crisis, people to fix",
-        {200: _ok("the report", ref("Readiness"))},
-    ),
-    Operation(
-        "GET /api/roster/training-needs",
-        "trainingNeeds",
-        "Who needs a training week this term, per host unit, and whether it fits",
-        {200: _ok("the training plan", ref("TrainingNeeds"))},
-    ),
-    Operation(
-        "GET /api/audit",
-        "listAudit",
-        "The audit log, newest first; `next` is the following page",
-        {
-            200: _ok("a page of entries", ref("AuditPage"), NO_STORE),
-            400: error("an unknown filter, or a bad value; `field` names it"),
-        },
-        parameters=AUDIT_FILTERS,
-    ),
-    Operation(
-        "POST /webhooks/twilio/sms",
-        "twilioInboundSms",
-        "Twilio's inbound-message webhook: an answer to a call-up, or not",
-        TWILIO_ANSWERS,
-        body=form_body(ref("TwilioInboundSms"), {"MessageSid": SID, "From": "+46701234567"}),
-        security=(TWILIO_SIGNATURE,),
-    ),
-    Operation(
-        "POST /webhooks/twilio/status",
-        "twilioStatusCallback",
-        "Twilio's message status callback",
-        TWILIO_ANSWERS,
-        body=form_body(
-            ref("TwilioStatusCallback"), {"MessageSid": SID, "MessageStatus": "delivered"}
-        ),
-        security=(TWILIO_SIGNATURE,),
-    ),
-)
+__all__ = [
+    "BROWSER_PAGES",
+    "OPERATIONS",
+    "documentation_gaps",
+    "is_browser_page",
+    "openapi_document",
+    "routed_handlers",
+]
 
 
 def routed_handlers(app: web.Application) -> dict[str, Callable[..., Any]]:
@@ -324,7 +59,7 @@ def documentation_gaps(app: web.Application) -> list[str]:
     routed = routed_handlers(app)
     documented = {op.route for op in OPERATIONS}
     return [
-        f"{route}: routed, not documented in dispatcher.web.openapi.OPERATIONS"
+        f"{route}: routed, not documented in dispatcher.web.openapi_operations"
         for route in sorted(routed)
         if route not in documented and not is_browser_page(route.partition(" ")[2])
     ] + [f"{route}: documented, not routed" for route in sorted(documented - set(routed))]
@@ -348,9 +83,14 @@ def openapi_document(app: web.Application) -> Json:
             '(`x-required-role` on each operation). Errors are JSON `{"error": "…"}`, '
             "with `field` naming a bad input.",
         },
-        "tags": [{"name": tag} for tag in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "tags": [
+            {"name": t} for t in dict.fromkeys(o.tag for o in OPERATIONS if o.route in routed)
+        ],
         "paths": paths,
-        "components": COMPONENTS,
+        "components": {
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
 
 
@@ -371,7 +111,7 @@ def _operation(op: Operation, handler: Callable[..., Any]) -> Json:
         document["x-required-role"] = role.value
         responses[401] = {
             **error("no token, or an unknown or revoked one"),
-            "headers": {"WWW-Authenticate": _header("`Bearer`")},
+            "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": STRING}},
         }
         if role > min(AccessRole):
             responses[403] = error(f"the token's role is below {role.value}")

@@ -1,4 +1,5 @@
-"""The JSON Schemas (OpenAPI 3.1, JSON Schema 2020-12) of the API's bodies: `COMPONENTS`.
+"""The JSON Schemas (OpenAPI 3.1, JSON Schema 2020-12) of the API's resources: `SCHEMAS`, the
+security schemes, and the helpers that spell schemas (also for `openapi_reports`).
 
 Response objects are closed (`additionalProperties: false`) and list every field as
 required, as the handlers always send each one: a field added to a response without
@@ -85,15 +86,6 @@ _SCOPE_LIST: Final = {
     "items": NON_BLANK,
     "description": "matched ignoring case; null = none",
 }
-_PERSON_FIELDS: Final = {
-    "person_id": nullable(STRING),
-    "name": STRING,
-    "protected": BOOLEAN,
-    "phone": nullable(STRING),
-    "email": nullable(STRING),
-    "unit_id": nullable(STRING),
-    "unit_name": nullable(STRING),
-}
 _COVERAGE: Final = ("confirmed", "declined", "awaiting", "no_answer", "failed")
 _CALLUP_STATES: Final = {"type": "string", "enum": list(_COVERAGE)}
 _MESSAGE_STATES: Final = {
@@ -108,37 +100,7 @@ _MESSAGE_STATES: Final = {
         "cancelled",
     ],
 }
-_ANSWERS: Final = {
-    **dict.fromkeys(("called", "answered", *_COVERAGE[:2], "no_answer", "failed"), COUNT),
-    "response_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-}
-_NOT_REACHED: Final = (
-    "no_contact",
-    "opted_out",
-    "invalid_number",
-    "bounced_email",
-    "not_sent",
-    "no_answer",
-)
-_READINESS_TOTALS: Final = [
-    "units",
-    "people",
-    "needed",
-    "placed",
-    "reachable",
-    "trained",
-    "reserves",
-    "gap_now",
-    "units_at_risk",
-    "unreachable",
-    "sms_unreachable",
-    "lapsed",
-    "unplaced_units",
-    "unplaced_people",
-    "refused_contacts",
-]
-
-SCHEMAS: Final[Json] = {
+SCHEMAS: Final[Json] = {  # the API's own resources; the reports are in openapi_reports
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -253,155 +215,6 @@ SCHEMAS: Final[Json] = {
         emails=COUNT,
         send_seconds={"type": "number", "minimum": 0},
     ),
-    "ReadinessUnit": record(
-        unit_id=STRING,
-        name=STRING,
-        service=STRING,
-        area=STRING,
-        **dict.fromkeys(("needed", "placed", "reachable", "trained", "reserves"), COUNT),
-        gap_now=COUNT,
-        at_risk=BOOLEAN,
-    ),
-    "ReadinessPerson": record(**_PERSON_FIELDS),
-    "Readiness": record(
-        today={"type": "string", "format": "date"},
-        valid_terms=COUNT,
-        terms=array(STRING),
-        totals=record(**dict.fromkeys(_READINESS_TOTALS, COUNT)),
-        units=array(ref("ReadinessUnit")),
-        unreachable=array(ref("ReadinessPerson")),
-        sms_unreachable=array(ref("ReadinessPerson")),
-        lapsed=array(record(**_PERSON_FIELDS, last_trained=nullable(STRING))),
-        unplaced_units=array(ref("ReadinessUnit")),
-        unplaced_people=array(ref("ReadinessPerson")),
-        refused_contacts=array(
-            record(
-                **_PERSON_FIELDS,
-                channel=STRING,
-                address=nullable(STRING),
-                error_code=STRING,
-                detail=STRING,
-            )
-        ),
-    ),
-    "TrainingNeeds": record(
-        today={"type": "string", "format": "date"},
-        term=STRING,
-        term_ends={"type": "string", "format": "date"},
-        valid_terms=COUNT,
-        weeks_left=COUNT,
-        totals=record(
-            **dict.fromkeys(("people", "lapsed", "due", "units", "units_not_fitting"), COUNT)
-        ),
-        units=array(
-            record(
-                unit_id=STRING,
-                name=STRING,
-                service=STRING,
-                area=STRING,
-                capacity=COUNT,
-                people=COUNT,
-                weeks_needed=nullable(COUNT),
-                fits=BOOLEAN,
-                trainees=array(
-                    record(
-                        person_id=nullable(STRING),
-                        name=STRING,
-                        protected=BOOLEAN,
-                        phone=nullable(STRING),
-                        email=nullable(STRING),
-                        need={"type": "string", "enum": ["lapsed", "due"]},
-                        last_trained=nullable(STRING),
-                    )
-                ),
-            )
-        ),
-    ),
-    "Percentiles": record(
-        count=COUNT, p50=nullable(NUMBER), p90=nullable(NUMBER), max=nullable(NUMBER)
-    ),
-    "DrillReport": record(
-        activation=record(
-            id=STRING,
-            kind=KIND,
-            title=STRING,
-            state=STRING,
-            scope=ref("Scope"),
-            declared_at=TIME,
-            called_at=nullable(TIME),
-            stood_down_at=nullable(TIME),
-        ),
-        generated_at=TIME,
-        method=record(percentiles=STRING, minutes_from=STRING, no_answer=STRING),
-        totals=record(needed=COUNT, **_ANSWERS),
-        first_answer_minutes=ref("Percentiles"),
-        confirmation_minutes=ref("Percentiles"),
-        coverage=record(
-            units_covered=COUNT, units=COUNT, all_covered_after_minutes=nullable(NUMBER)
-        ),
-        units=array(
-            record(
-                unit_id=STRING,
-                name=STRING,
-                needed=COUNT,
-                **_ANSWERS,
-                covered=BOOLEAN,
-                covered_after_minutes=nullable(NUMBER),
-            )
-        ),
-        departments=array(record(department=STRING, **_ANSWERS)),
-        not_reached=record(
-            count=COUNT,
-            by_reason=record(**dict.fromkeys(_NOT_REACHED, COUNT)),
-            people=array(
-                record(
-                    person_id=nullable(STRING),
-                    name=STRING,
-                    department=nullable(STRING),
-                    unit_id=STRING,
-                    unit_name=STRING,
-                    state=STRING,
-                    reasons=array({"type": "string", "enum": list(_NOT_REACHED)}),
-                )
-            ),
-        ),
-        confirmations_over_time=record(
-            span_minutes=NUMBER,
-            total=array(ref("ChartPoint")),
-            units=array(
-                record(unit_id=STRING, name=STRING, needed=COUNT, points=array(ref("ChartPoint")))
-            ),
-        ),
-        chart=STRING,
-        trend=array(
-            record(
-                activation_id=STRING,
-                title=STRING,
-                declared_at=TIME,
-                current=BOOLEAN,
-                needed=COUNT,
-                **_ANSWERS,
-                first_answer_minutes=ref("Percentiles"),
-                confirmation_minutes=ref("Percentiles"),
-                units_covered=COUNT,
-                units=COUNT,
-                all_covered_after_minutes=nullable(NUMBER),
-            )
-        ),
-    ),
-    "ChartPoint": record(minutes=NUMBER, confirmed=COUNT),
-    "AuditEntry": record(
-        id=INTEGER,
-        at=TIME,
-        actor=STRING,
-        actor_token_id=nullable(INTEGER),
-        action=STRING,
-        subject=nullable(STRING),
-        detail={"type": "object"},
-        source=STRING,
-        request_id=nullable(STRING),
-    ),
-    "AuditPage": record(entries=array(ref("AuditEntry")), next=nullable(STRING)),
     "TwilioInboundSms": {
         "type": "object",
         "description": "Twilio's fields (more may come and are ignored)",
@@ -429,20 +242,17 @@ SCHEMAS: Final[Json] = {
     },
 }
 
-COMPONENTS: Final[Json] = {
-    "schemas": SCHEMAS,
-    "securitySchemes": {
-        "bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "an access token from `dispatcher token create` or POST /api/tokens",
-        },
-        "twilioSignature": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Twilio-Signature",
-            "description": "Twilio's HMAC-SHA1 of `service.public_url` + path + sorted form "
-            "fields, keyed with the account's auth token",
-        },
+SECURITY_SCHEMES: Final[Json] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an access token from `dispatcher token create` or POST /api/tokens",
+    },
+    "twilioSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Twilio-Signature",
+        "description": "Twilio's HMAC-SHA1 of `service.public_url` + path + sorted form "
+        "fields, keyed with the account's auth token",
     },
 }

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import structlog
@@ -49,27 +49,28 @@ MAX_REPLY_CHARS = 1600  # Twilio's limit for one inbound message
 MAX_QUERY_CHARS = 100
 
 _ID_PURPOSE = b"krisdispatch sandbox person\x00"
-_STATIC_DIR = Path(__file__).parent / "static"
 _STATIC = {"sandbox.css": "text/css", "sandbox.js": "text/javascript"}
 
-_PEOPLE = (
-    "SELECT p.person_id, p.name, p.protected, p.department,"
-    " CASE WHEN p.phone_kind = 'mobile' THEN p.phone END AS sms_number, p.email,"
-    " COALESCE(u.name, r.name || ' (reserv)', 'Ingen placering') AS unit"
+_FROM = (
     " FROM people AS p LEFT JOIN units AS u ON u.unit_id = p.placement"
     " LEFT JOIN units AS r ON r.unit_id = p.reserve_placement"
 )
+_PEOPLE = (
+    "SELECT p.person_id, p.name, p.protected, p.department,"
+    " CASE WHEN p.phone_kind = 'mobile' THEN p.phone END AS sms_number, p.email,"
+    " COALESCE(u.name, r.name || ' (reserv)', 'Ingen placering') AS unit" + _FROM
+)
 # Protected people are found by their unit only: a name or number search must not reveal them.
 _MATCH = (
-    " WHERE ?1 = '' OR COALESCE(u.name, r.name, '') LIKE ?2 OR (p.protected = 0 AND"
-    " (p.name LIKE ?2 OR p.phone LIKE ?2 OR p.email LIKE ?2 OR p.person_id LIKE ?2))"
+    " WHERE ?1 = '' OR COALESCE(u.name, r.name, '') LIKE ?2 ESCAPE '\\' OR (p.protected = 0"
+    " AND (p.name LIKE ?2 ESCAPE '\\' OR p.phone LIKE ?2 ESCAPE '\\'"
+    " OR p.email LIKE ?2 ESCAPE '\\' OR p.person_id LIKE ?2 ESCAPE '\\'))"
 )
-_ACTIVITY = (
-    " LEFT JOIN (SELECT recipient, MAX(id) AS last_id FROM sandbox_messages"
-    " GROUP BY recipient) AS a ON a.recipient IN (p.phone, p.email)"
-)
+# The latest message to each person first (one index look-up per address), then by name.
 _ORDER = (
-    " GROUP BY p.person_id ORDER BY MAX(COALESCE(a.last_id, 0)) DESC,"
+    " ORDER BY MAX("
+    "COALESCE((SELECT MAX(id) FROM sandbox_messages WHERE recipient = p.phone), 0),"
+    " COALESCE((SELECT MAX(id) FROM sandbox_messages WHERE recipient = p.email), 0)) DESC,"
     " CASE WHEN p.protected THEN 'skyddad person' ELSE p.name END COLLATE NOCASE,"
     " p.person_id LIMIT ? OFFSET ?"
 )
@@ -136,15 +137,13 @@ async def show_people(request: web.Request) -> web.Response:
     except ValueError:
         page = 1
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    match = _MATCH.replace("LIKE ?2", "LIKE ?2 ESCAPE '\\'")
-    count = await db.fetch_one(
-        "SELECT COUNT(*) FROM people AS p LEFT JOIN units AS u ON u.unit_id = p.placement"
-        " LEFT JOIN units AS r ON r.unit_id = p.reserve_placement" + match,
-        (query, like),
-    )
+    if query:
+        count = await db.fetch_one("SELECT COUNT(*)" + _FROM + _MATCH, (query, like))
+    else:
+        count = await db.fetch_one("SELECT COUNT(*) FROM people")
     total = int(count[0]) if count else 0
     rows = await db.fetch_all(
-        _PEOPLE + _ACTIVITY + match + _ORDER, (query, like, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        _PEOPLE + _MATCH + _ORDER, (query, like, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     )
     people = [_person(row, ids) for row in rows]
     threads = await sandbox_threads(db, _addresses(people), THREAD_LIMIT)
@@ -233,9 +232,10 @@ async def static_file(request: web.Request) -> web.Response:
     if name not in _STATIC:
         raise web.HTTPNotFound()
     return web.Response(
-        body=(_STATIC_DIR / name).read_bytes(),
+        body=resources.files("dispatcher.web").joinpath("static", name).read_bytes(),
         content_type=_STATIC[name],
-        headers={"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"},
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -37,6 +37,7 @@ from _bench.served import (
     declare_crisis,
     deliver_automatically,
     import_roster,
+    logged_errors,
     running_service,
     wait_for_dispatch,
     write_config,
@@ -172,22 +173,22 @@ def _replies(fake: FakeTwilio, scratch: Path, args: argparse.Namespace, repeat: 
         with _minimal("replies", scratch, *options, "--public-url", setup.public_url) as minimal:
             _progress("a. warming up both (not timed) …")
             warm_up = write_spec(scratch / "warm-up.json", maker.requests(WARM_UP_REPLIES))
-            for server in (minimal, service):
-                _post(warm_up, server, args).require_clean("warm-up")
+            _post(warm_up, minimal, args).require_clean("warm-up")
+            runs.note_answers(_post(warm_up, service, args), warm_up=True)
             for number in range(1, repeat + 1):
                 spec = write_spec(scratch / f"replies-{number}.json", maker.requests(args.replies))
                 for label, server in (("minimal handler", minimal), ("dispatcher", service)):
                     _progress(f"a. run {number}/{repeat}, {args.seconds:g} s: {label} …")
                     result = _post(spec, server, args)
-                    result.require_clean(label)
+                    _progress(f"   {result.rate:,.0f} replies per second")
                     if server is service:
-                        runs.service.append(result)
-                        runs.answered.update(result.ok_tags)
+                        runs.service.append(runs.note_answers(result))
                     else:
+                        result.require_clean(label)
                         runs.minimal.append(result)
-                    result.ok_tags.clear()
         # Killed, not stopped: nothing it holds in memory can reach the file on the way out.
         stop(service.process, kill=True)
+    runs.logged_errors = logged_errors(setup)
     runs.stored = check_stored(setup.database, runs.answered)
     if runs.stored.missing:
         _progress(f"a. NOT STORED although answered: {runs.stored.missing[:5]} …")

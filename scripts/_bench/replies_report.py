@@ -30,7 +30,17 @@ class RepliesRun:
     minimal: list[LoadResult] = field(default_factory=list)
     service: list[LoadResult] = field(default_factory=list)
     answered: set[str] = field(default_factory=set)  # MessageSids the service answered 200
+    answers: int = 0  # requests the service answered 200 with TwiML, warm-up included
+    logged_errors: int = 0  # error lines in the service's log
     stored: Stored | None = None
+
+    def note_answers(self, result: LoadResult, *, warm_up: bool = False) -> LoadResult:
+        """Check the service's answers and keep the MessageSids it answered."""
+        result.require_clean("warm-up" if warm_up else "dispatcher")
+        self.answered.update(result.ok_tags)
+        self.answers += len(result.ok_tags)
+        result.ok_tags.clear()
+        return result
 
 
 def _cpu(busy: float, seconds: float) -> str:
@@ -124,20 +134,24 @@ def _late(runs: RepliesRun) -> str:
 def _proof(runs: RepliesRun) -> str:
     stored = runs.stored
     assert stored is not None
-    answered = sum(r.answered for r in runs.service)
     outcomes = ", ".join(f"{outcome} {count:,}" for outcome, count in stored.outcomes.most_common())
     missing = len(stored.missing)
+    errors = (
+        "no error in its log"
+        if not runs.logged_errors
+        else f"**{runs.logged_errors:,} errors in its log**"
+    )
     return (
-        f"**Answered only after commit:** the service answered {answered:,} requests with "
-        f"200 and TwiML, {len(runs.answered):,} distinct MessageSids (the rest were "
-        "repeats). After the last run it was killed with SIGKILL, so nothing it still held "
-        "could reach the file, and the database opened: "
+        f"**Answered only after commit:** the service answered {runs.answers:,} requests "
+        f"with 200 and TwiML (warm-up included), {len(runs.answered):,} distinct MessageSids "
+        "(the rest were repeats). After the last run it was killed with SIGKILL, so nothing "
+        "it still held could reach the file, and the database opened: "
         + (
             "every one of them is in `inbound_messages`."
             if not missing
             else f"**{missing:,} of them are missing from `inbound_messages`.**"
         )
-        + f" Stored outcomes (warm-up included): {outcomes}."
+        + f" Stored outcomes: {outcomes}; {errors}."
     )
 
 

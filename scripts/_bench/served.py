@@ -143,6 +143,12 @@ def running_service(setup: ServiceSetup) -> Iterator[Server]:
         yield server
 
 
+def logged_errors(setup: ServiceSetup) -> int:
+    """Error events in the service's log (JSON lines; an exception is logged as an error)."""
+    with (setup.directory / "service.log").open(encoding="utf-8") as log:
+        return sum('"level": "error"' in line for line in log)
+
+
 def unsettled_messages(database: Path) -> int:
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         return int(connection.execute(_UNSETTLED).fetchone()[0])

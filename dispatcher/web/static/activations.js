@@ -34,7 +34,7 @@
     const time = field("declared").firstElementChild;
     if (time.dateTime !== activation.declared_at) {
       time.dateTime = activation.declared_at;
-      time.textContent = activation.declared_at.slice(0, 10) + " " + KD.formatTime(activation.declared_at);
+      time.textContent = KD.formatDateTime(activation.declared_at);
     }
   }
 

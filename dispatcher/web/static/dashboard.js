@@ -61,6 +61,13 @@
     return date.toLocaleTimeString("sv-SE", options);
   }
 
+  /** `2026-03-02 09:00`, in Swedish time, as the pages print it. */
+  function formatDateTime(value) {
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return "–";
+    return date.toLocaleDateString("sv-SE", { timeZone: TIME_ZONE }) + " " + formatTime(date);
+  }
+
   /** Set text only when it differs: unchanged parts of the page are left alone. */
   function setText(element, text) {
     if (element && element.textContent !== String(text)) {
@@ -201,5 +208,5 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  window.KD = { api, errorText, formatTime, setText, setData, el, confirmAction, Freshness, repeat, randomKey, texts };
+  window.KD = { api, errorText, formatTime, formatDateTime, setText, setData, el, confirmAction, Freshness, repeat, randomKey, texts };
 })();
