@@ -34,6 +34,11 @@ CALLUPS_READ = "callups.read"
 READINESS_READ = "readiness.read"
 EXPORT_READ = "export.read"
 
+# A wall screen re-reads the same list every few seconds: such repeats of a read by the
+# same actor are kept once per window, not thousands of times an hour.
+COLLAPSED_READS = frozenset({CALLUPS_READ, READINESS_READ})
+READ_WINDOW_MS = 10 * 60 * 1000
+
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
@@ -78,6 +83,9 @@ async def record(
 ) -> int:
     """Append one entry; its id. `into`: the action's transaction, or the database.
 
+    Repeated reads of the same list by the same actor within READ_WINDOW_MS are kept once
+    (the earlier entry's id is returned).
+
     `detail` must be JSON-serialisable and must not name people (counts, ids of
     activations and tokens, file names).
     """
@@ -93,8 +101,23 @@ async def record(
     }
     if isinstance(into, Database):
         async with into.transaction() as conn:
-            return await store.append(conn, **fields)
-    return await store.append(into, **fields)
+            return await _append(conn, fields)
+    return await _append(into, fields)
+
+
+async def _append(conn: aiosqlite.Connection, fields: dict[str, Any]) -> int:
+    if fields["action"] in COLLAPSED_READS:
+        earlier = await store.recent_same(
+            conn,
+            action=fields["action"],
+            actor=fields["actor"],
+            actor_token_id=fields["actor_token_id"],
+            subject=fields["subject"],
+            since_ms=fields["at"] - READ_WINDOW_MS,
+        )
+        if earlier is not None:
+            return earlier  # the same list read again by the same actor: already on record
+    return await store.append(conn, **fields)
 
 
 def parse_since(text: str) -> int:

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from dispatcher import audit
 from dispatcher.answer_desk import InboundSms
 from dispatcher.cli import main
 from dispatcher.clock import ManualClock
@@ -24,6 +25,7 @@ from dispatcher.domain.access import AccessRole
 from dispatcher.domain.roster import Person, PhoneKind, Role, Roster, Unit
 from dispatcher.settings import Settings
 from dispatcher.store.callups import ContactProblem, note_contact_problems
+from dispatcher.store.database import Database
 from dispatcher.store.roster_store import replace_roster
 from dispatcher.web import ACCESS_TOKENS, ANSWER_DESK, DATABASE, DISPATCHER
 from dispatcher.web.app import create_app
@@ -400,3 +402,33 @@ async def test_a_protected_person_is_named_in_no_response(
     assert [c["name"] for c in callups if c["unit_id"] == "U1"] == ["Vera Lind", "skyddad person"]
     unreachable = json.loads(bodies["preview"])["unreachable"]
     assert unreachable == [{"person_id": None, "name": "skyddad person", "unit_id": "U1"}]
+
+
+async def test_repeated_reads_of_one_list_by_one_actor_are_kept_once(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "a.sqlite3")
+    try:
+        screen = audit.Actor("väggskärm", token_id=7, source="127.0.0.1")
+        other = audit.Actor("stab", token_id=8, source="127.0.0.1")
+        minute = 60_000
+        first = await audit.record(db, screen, audit.CALLUPS_READ, at_ms=0, subject="A1")
+        again = await audit.record(db, screen, audit.CALLUPS_READ, at_ms=3 * minute, subject="A1")
+        assert again == first
+        assert (
+            await audit.record(db, screen, audit.CALLUPS_READ, at_ms=4 * minute, subject="A2")
+            != first
+        )
+        assert (
+            await audit.record(db, other, audit.CALLUPS_READ, at_ms=5 * minute, subject="A1")
+            != first
+        )
+        later = await audit.record(db, screen, audit.CALLUPS_READ, at_ms=11 * minute, subject="A1")
+        assert later != first  # a new window
+        exported = {
+            await audit.record(db, screen, audit.EXPORT_READ, at_ms=i, subject="A1")
+            for i in range(3)
+        }
+        assert len(exported) == 3  # exports are never collapsed
+        rows = await db.fetch_all("SELECT COUNT(*) FROM audit_log")
+        assert rows[0][0] == 7
+    finally:
+        await db.close()

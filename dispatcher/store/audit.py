@@ -64,6 +64,25 @@ async def append(
     return entry_id
 
 
+async def recent_same(
+    conn: aiosqlite.Connection,
+    *,
+    action: str,
+    actor: str,
+    actor_token_id: int | None,
+    subject: str | None,
+    since_ms: int,
+) -> int | None:
+    """The id of an entry of this action, actor and subject since `since_ms`, if any."""
+    async with conn.execute(
+        "SELECT id FROM audit_log WHERE action = ? AND at >= ? AND actor = ?"
+        " AND actor_token_id IS ? AND subject IS ? ORDER BY id DESC LIMIT 1",
+        (action, since_ms, actor, actor_token_id, subject),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def entries(
     db: Database,
     *,

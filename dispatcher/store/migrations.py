@@ -308,6 +308,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_action ON audit_log (action, id);
 CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_repeats ON audit_log (action, actor, at);  -- collapsing repeated reads
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');

@@ -65,7 +65,10 @@ class _View:
     may_answer: bool
     sms_in_sandbox: bool
     public_url: str
-    one_person: bool = False  # the person's own page: their last message is `#senaste`
+    one_person: bool = False  # the person's own page: everything, the last one `#senaste`
+
+
+LIST_SMS, LIST_EMAILS = 6, 2  # the latest shown per person on the list
 
 
 def _e(text: str) -> str:
@@ -77,6 +80,7 @@ def _document(title: str, main: str) -> str:
         '<!doctype html>\n<html lang="sv"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex,nofollow">'
+        '<link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml">'
         f"<title>{_e(title)}</title>"
         '<link rel="stylesheet" href="/dashboard/static/dashboard.css">'
         '<link rel="stylesheet" href="/sandbox/static/sandbox.css">'
@@ -157,6 +161,13 @@ def _reply_form(person: SandboxPerson, view: _View) -> str:
 def _person_card(person: SandboxPerson, threads: Threads, view: _View, *, heading: str) -> str:
     sms = threads.get(person.sms_number or "", []) if view.sms_in_sandbox else []
     mails = [m for m in threads.get(person.email or "", []) if m.channel == "email"]
+    older = ""
+    if not view.one_person and (len(sms) > LIST_SMS or len(mails) > LIST_EMAILS):
+        sms, mails = sms[-LIST_SMS:], mails[-LIST_EMAILS:]
+        older = (
+            f'<p class="older"><a href="/sandbox/people/{person.page_id}">Äldre meddelanden'
+            " finns: visa allt</a></p>"
+        )
     contact = [] if person.protected else [a for a in (person.sms_number, person.email) if a]
     meta = " · ".join(_e(part) for part in [person.unit, *contact])
     bubbles = "".join(
@@ -176,7 +187,8 @@ def _person_card(person: SandboxPerson, threads: Threads, view: _View, *, headin
     return (
         f'<section class="person" id="p-{person.page_id}" data-person="{person.page_id}"'
         f' data-person-name="{_e(person.shown_name)}" data-unit="{_e(person.unit)}">'
-        f'{heading}<p class="meta">{meta}</p><div class="devices">{phone}{mail}</div></section>'
+        f'{heading}<p class="meta">{meta}</p><div class="devices">{phone}{mail}</div>'
+        f"{older}</section>"
     )
 
 
