@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import structlog
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
@@ -230,6 +231,27 @@ async def test_find_sent_finds_only_messages_created_since(
     latest = await channel.send(callup(ALICE, 3))  # still queued: no DateSent yet
     assert await channel.find_sent(ALICE, since) == [latest.provider_id]
     assert await channel.find_sent(ALICE, datetime.now(UTC) + timedelta(seconds=2)) == []
+
+
+async def test_find_sent_ignores_twilios_own_replies_to_the_person(
+    channel: TwilioSmsChannel, fake: FakeTwilio
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    twiml_app = web.Application()
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(
+            text="<Response><Message>Tack! Registrerat.</Message></Response>",
+            content_type="application/xml",
+        )
+
+    twiml_app.router.add_post("/sms", answer)
+    async with TestServer(twiml_app) as webhook:
+        await fake.send_inbound(ALICE, "JA", str(webhook.make_url("/sms")))
+    assert [m.direction for m in fake.messages_to(ALICE)] == ["outbound-reply"]
+    assert await channel.find_sent(ALICE, since) == []  # a reply is not a call-up that went out
+    sent = await channel.send(callup(ALICE, 9))
+    assert await channel.find_sent(ALICE, since) == [sent.provider_id]
 
 
 async def test_find_sent_raises_when_twilio_cannot_answer(

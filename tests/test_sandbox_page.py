@@ -14,14 +14,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from dispatcher.answer_desk import InboundSms
+from dispatcher.channels.base import OutgoingSms
+from dispatcher.channels.sandbox import SandboxSmsChannel, new_inbound_id, record_sandbox_reply
 from dispatcher.clock import ManualClock
 from dispatcher.commands.roster_import import read_roster_files
 from dispatcher.demo import write_demo_roster
+from dispatcher.domain.access import AccessRole
 from dispatcher.domain.roster import Person, PhoneKind, Role, Roster, Unit
 from dispatcher.roster_import import parse_roster_files
 from dispatcher.settings import Settings, settings_from_mapping
 from dispatcher.store.roster_store import replace_roster
-from dispatcher.web import DATABASE, DISPATCHER
+from dispatcher.web import ACCESS_TOKENS, ANSWER_DESK, DATABASE, DISPATCHER
 from dispatcher.web.app import create_app
 
 Client = TestClient[web.Request, web.Application]
@@ -285,22 +289,42 @@ async def test_protected_people_are_never_named_but_can_answer(
         assert 'data-total="0"' in await page(client, tokens["viewer"], f"/sandbox?q={query}")
 
 
-async def test_only_with_a_sandbox_channel(
-    aiohttp_client: AiohttpClient, database_path: Path, clock: ManualClock
-) -> None:
+def channels(database_path: Path, email: str) -> Settings:
+    """Real Twilio SMS (never reached here), e-mail through `email`."""
     twilio = {"account_sid": "AC" + "0" * 32, "auth_token": "x" * 32, "from_number": "+46700000000"}
-    real = settings_from_mapping(
+    return settings_from_mapping(
         {
             "service": {"database": str(database_path)},
             "sms": {"provider": "twilio", "twilio": twilio},
-            "email": {"provider": "smtp"},
+            "email": {"provider": email},
         },
         {},
     )
-    client = await aiohttp_client(create_app(real, clock=clock))
+
+
+async def test_no_pages_without_a_sandbox_channel(
+    aiohttp_client: AiohttpClient, database_path: Path, clock: ManualClock
+) -> None:
+    client = await aiohttp_client(create_app(channels(database_path, "smtp"), clock=clock))
     for path in ("/sandbox", "/sandbox/people/x", "/sandbox/static/sandbox.css"):
         assert (await client.get(path)).status == 404
     assert (await client.post("/sandbox/people/x/reply", data={"text": "JA"})).status == 404
+
+
+async def test_with_real_sms_only_e_mail_is_shown_and_nobody_answers_by_sms(
+    aiohttp_client: AiohttpClient, database_path: Path, clock: ManualClock
+) -> None:
+    app = create_app(channels(database_path, "sandbox"), clock=clock)
+    client = await aiohttp_client(app)
+    await put_roster(app, Roster(UNITS, PEOPLE, ()))
+    leader = (await app[ACCESS_TOKENS].create("leader", AccessRole.LEADER)).secret
+    html = await page(client, leader, "/sandbox?q=Sara")
+    assert "data-reply-form" not in html
+    assert "Sms går på riktigt, inte via sandlådan." in html
+    status, _ = await reply(client, leader, cards(html)["Sara Sms"], "JA")
+    assert status == 409
+    stored = await app[DATABASE].fetch_one("SELECT COUNT(*) FROM inbound_messages")
+    assert stored is not None and stored[0] == 0
 
 
 async def test_paging_and_search_over_the_demo_municipality(
@@ -345,3 +369,29 @@ async def test_paging_and_search_over_the_demo_municipality(
     assert someone.name in cards(by_number)
     nothing = await page(client, tokens["viewer"], "/sandbox?q=%25")
     assert 'data-total="0"' in nothing  # a % is a character to find, not a wildcard
+
+
+async def test_an_answer_that_came_another_way_shows_with_its_reply(
+    client: Client, app: web.Application, tokens: dict[str, str], declared: None
+) -> None:
+    """An SMS answer that did not come from this page (the Twilio webhook) has no recorded
+    reply in the sandbox: the thread shows the reply the answer desk stored with it."""
+    handled = await app[ANSWER_DESK].handle_sms(InboundSms("SM" + "1" * 32, "+46701000001", "nej"))
+    assert handled.reply is not None
+    sara = cards(await page(client, tokens["viewer"]))["Sara Sms"]
+    assert thread(sara) == ["callup", "own", "reply"]
+    assert "Tack för svaret. Registrerat: du kommer inte till Solgården." in sara
+
+
+async def test_automatic_replies_are_not_taken_for_sent_call_ups(
+    app: web.Application, client: Client, clock: ManualClock
+) -> None:
+    """Crash recovery asks the sandbox what it sent to a number: a recorded automatic reply
+    to that number is not a call-up that went out."""
+    db, since = app[DATABASE], clock.now()
+    sms = SandboxSmsChannel(db, clock)
+    sent = await sms.send(OutgoingSms(1, "+46701000001", "Kallelse"))
+    await record_sandbox_reply(db, clock, "+46701000001", "Tack!", new_inbound_id())
+    assert await sms.find_sent("+46701000001", since) == [sent.provider_id]
+    with pytest.raises(ValueError, match="not a sandbox answer id"):
+        await record_sandbox_reply(db, clock, "+46701000001", "Tack!", "SM123")

@@ -186,7 +186,10 @@ class TwilioSmsChannel:
         found: dict[str, None] = {}  # ordered set
         for message in [*by_date, *recent]:
             created = message.date_created
-            if isinstance(created, datetime) and created >= start:
+            # Only messages we created through the API: Twilio's own TwiML replies to the
+            # person's answers ("outbound-reply") are not call-ups.
+            direction = str(getattr(message, "direction", "") or "outbound-api")
+            if direction == "outbound-api" and isinstance(created, datetime) and created >= start:
                 found[str(message.sid)] = None
         return list(found)
 

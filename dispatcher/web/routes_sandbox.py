@@ -43,7 +43,7 @@ from dispatcher.web.sandbox_pages import (
 log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 20
-THREAD_LIMIT = 30  # messages per address on the list; one person's page shows more
+THREAD_LIMIT = 10  # per address on the list (which shows the latest few); a person's page: more
 PERSON_THREAD_LIMIT = 200
 MAX_REPLY_CHARS = 1600  # Twilio's limit for one inbound message
 MAX_QUERY_CHARS = 100
@@ -56,7 +56,7 @@ _FROM = (
     " LEFT JOIN units AS r ON r.unit_id = p.reserve_placement"
 )
 _PEOPLE = (
-    "SELECT p.person_id, p.name, p.protected, p.department,"
+    "SELECT p.person_id, p.name, p.protected,"
     " CASE WHEN p.phone_kind = 'mobile' THEN p.phone END AS sms_number, p.email,"
     " COALESCE(u.name, r.name || ' (reserv)', 'Ingen placering') AS unit" + _FROM
 )
@@ -112,7 +112,6 @@ def _person(row: Any, ids: PageIds) -> SandboxPerson:
         page_id=ids.page_id(row["person_id"]),
         name=row["name"],
         protected=bool(row["protected"]),
-        department=row["department"],
         unit=row["unit"],
         sms_number=row["sms_number"],
         email=row["email"],

@@ -48,7 +48,6 @@ class SandboxPerson:
     page_id: str  # opaque: never the person id, name or number
     name: str
     protected: bool
-    department: str
     unit: str
     sms_number: str | None  # a mobile number, the only kind that gets SMS
     email: str | None
@@ -140,7 +139,9 @@ def _mail(person: SandboxPerson, entry: ThreadEntry, view: _View) -> str:
 
 
 def _reply_form(person: SandboxPerson, view: _View) -> str:
-    if not view.sms_in_sandbox or person.sms_number is None:
+    if not view.sms_in_sandbox:
+        return '<p class="note">Sms går på riktigt, inte via sandlådan.</p>'
+    if person.sms_number is None:
         return '<p class="note">Inget mobilnummer: svara via länken i e-posten.</p>'
     if not view.may_answer:
         return (
@@ -174,21 +175,26 @@ def _person_card(person: SandboxPerson, threads: Threads, view: _View, *, headin
         _bubble(person, entry, view, last=view.one_person and i == len(sms) - 1)
         for i, entry in enumerate(sms)
     )
-    phone = (
-        f'<div class="phone" data-thread="sms"><h3>Sms</h3>'
-        f'<ol class="thread">{bubbles or "<li class=empty>Inga sms ännu.</li>"}</ol>'
-        f"{_reply_form(person, view)}</div>"
-    )
     inbox = "".join(_mail(person, entry, view) for entry in mails)
-    mail = (
-        f'<div class="inbox" data-thread="email"><h3>E-post</h3>'
-        f"{inbox or '<p class=empty>Ingen e-post ännu.</p>'}</div>"
-    )
+    if bubbles or inbox or view.one_person:
+        no_sms = "Inget mobilnummer." if person.sms_number is None else "Inga sms ännu."
+        no_sms = no_sms if view.sms_in_sandbox else "Sms visas inte här."
+        devices = (
+            f'<div class="devices"><div class="phone" data-thread="sms"><h3>Sms</h3>'
+            f'<ol class="thread">{bubbles or f"<li class=empty>{no_sms}</li>"}</ol>'
+            f"{_reply_form(person, view)}</div>"
+            f'<div class="inbox" data-thread="email"><h3>E-post</h3>'
+            f"{inbox or '<p class=empty>Ingen e-post ännu.</p>'}</div></div>"
+        )
+    else:  # nothing yet: one line, so a page of quiet people stays short
+        devices = (
+            f'<div class="quiet" data-thread="none"><p class="empty">Inga meddelanden ännu.</p>'
+            f"{_reply_form(person, view)}</div>"
+        )
     return (
         f'<section class="person" id="p-{person.page_id}" data-person="{person.page_id}"'
         f' data-person-name="{_e(person.shown_name)}" data-unit="{_e(person.unit)}">'
-        f'{heading}<p class="meta">{meta}</p><div class="devices">{phone}{mail}</div>'
-        f"{older}</section>"
+        f'{heading}<p class="meta">{meta}</p>{devices}{older}</section>'
     )
 
 

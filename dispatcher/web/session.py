@@ -55,7 +55,8 @@ _SECURE_NAME: Final = "__Host-krisdispatch_session"  # needs Secure, Path=/ and 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Where a sign-in may send the browser afterwards: a dashboard page of this site, nothing else.
-_DASHBOARD_PAGE = re.compile(r"/dashboard(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?")
+# Pages people open in a browser: the dashboard and the sandbox phones.
+_DASHBOARD_PAGE = re.compile(r"/(?:dashboard|sandbox)(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?")
 
 
 def is_secure(settings: Settings) -> bool:
@@ -92,7 +93,8 @@ def end_session(response: web.StreamResponse, settings: Settings) -> None:
 
 
 def safe_next(path: str | None) -> str:
-    """Where to go after signing in: `path` if it is a dashboard page, else the dashboard."""
+    """Where to go after signing in: `path` if it is a dashboard or sandbox page, else the
+    dashboard."""
     if path and _DASHBOARD_PAGE.fullmatch(path) and not path.startswith(STATIC_PREFIX):
         return path
     return DASHBOARD_PATH
@@ -103,7 +105,7 @@ def is_dashboard_page(request: web.Request) -> bool:
     path = request.path
     return (
         request.method in ("GET", "HEAD")
-        and (path == DASHBOARD_PATH or path.startswith(DASHBOARD_PATH + "/"))
+        and _DASHBOARD_PAGE.fullmatch(path) is not None
         and not path.startswith(STATIC_PREFIX)
     )
 

@@ -279,6 +279,7 @@ class FakeTwilio:
                     callback=None,
                     validity=None,
                     status="sent",
+                    direction="outbound-reply",  # as Twilio marks a TwiML reply
                 )
         await self._notify()
         return answer
@@ -345,6 +346,7 @@ class FakeTwilio:
         callback: str | None,
         validity: int | None,
         status: str,
+        direction: str = "outbound-api",
     ) -> FakeMessage:
         now = _now()
         message = FakeMessage(
@@ -359,6 +361,7 @@ class FakeTwilio:
             date_created=now,
             date_updated=now,
             date_sent=now if status == "sent" else None,
+            direction=direction,
         )
         self.messages.append(message)
         self._by_sid[message.sid] = message
