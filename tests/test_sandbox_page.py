@@ -233,8 +233,10 @@ async def test_a_viewer_may_not_answer(
     assert await callup_state(app, "S1") == ("awaiting", None)
     inbound = await app[DATABASE].fetch_one("SELECT COUNT(*) FROM inbound_messages")
     assert inbound is not None and inbound[0] == 0
-    # Nobody without a token sees anything.
-    assert (await client.get("/sandbox")).status == 401
+    # Nobody without a token sees anything: a browser is sent to sign in first.
+    anonymous = await client.get("/sandbox", allow_redirects=False)
+    assert anonymous.status == 303
+    assert anonymous.headers["Location"].startswith("/dashboard/login?next=")
 
 
 async def test_bad_answers_are_refused_on_the_page(
