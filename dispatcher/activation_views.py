@@ -34,6 +34,19 @@ def activation_json(record: ActivationRecord) -> dict[str, Any]:
         "approved_at": _time(record.approved_at),
         "stood_down_by": record.stood_down_by,
         "stood_down_at": _time(record.stood_down_at),
+        "options": _options(record),
+    }
+
+
+def _options(record: ActivationRecord) -> dict[str, Any]:
+    """What the activation does beyond calling people; report recipients by name only.
+    (Activations stored before options existed have none: a crisis then did both.)"""
+    options = record.options
+    crisis = record.kind == "crisis"
+    return {
+        "reserves": bool(options.get("reserves", crisis)),
+        "gap_reports": bool(options.get("gap_reports", crisis)),
+        "report_to": [str(r.get("name", "")) for r in options.get("report_to", [])],
     }
 
 

@@ -21,7 +21,7 @@ import structlog
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, to_millis
 from dispatcher.domain import answering
-from dispatcher.domain.answering import Decision, Outcome
+from dispatcher.domain.answering import Decision, Outcome, precedence
 from dispatcher.domain.messages import (
     CallUpText,
     render_code_needed_sms,
@@ -309,6 +309,8 @@ class AnswerDesk:
             return render_not_active_sms(templates, self._text(closed).activation).text
         if outcome in (Outcome.HELP, Outcome.CODE_NEEDED):
             open_ones = await answers.callups_for_answer(conn, decision.open_callups)
+            # A real crisis comes first: in the list of codes and as the help text's subject.
+            open_ones = sorted(open_ones, key=lambda c: precedence(c.activation_kind))
             if outcome is Outcome.HELP or len(open_ones) < 2:
                 return render_help_sms(templates, self._text(open_ones[0]).activation).text
             texts = [self._text(c, code=c.activation_reply_code) for c in open_ones]

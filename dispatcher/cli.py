@@ -22,6 +22,7 @@ from dispatcher.commands import (
     report,
     roster,
     sandbox,
+    schedules,
     serve,
     tokens,
     training,
@@ -31,7 +32,18 @@ from dispatcher.settings import SettingsError, load_settings
 from dispatcher.store.database import StoreError
 from dispatcher.templates import TemplateError
 
-_COMMAND_MODULES = (serve, roster, training, tokens, activations, report, audit, sandbox, demo)
+_COMMAND_MODULES = (
+    serve,
+    roster,
+    training,
+    tokens,
+    activations,
+    schedules,
+    report,
+    audit,
+    sandbox,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

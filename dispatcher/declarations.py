@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import aiosqlite
 
 from dispatcher import audit
+from dispatcher.activation_options import ActivationOptions, OptionsError
 from dispatcher.activation_views import PROTECTED_NAME
 from dispatcher.audit import Actor, as_actor
 from dispatcher.callup_messages import CallUpMessages
@@ -66,6 +67,7 @@ class Declaration:
     scope: Scope
     message: str = ""
     idempotency_key: str | None = None
+    options: ActivationOptions = field(default_factory=ActivationOptions)
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Declaration:
@@ -87,7 +89,11 @@ class Declaration:
         if unknown:
             raise DeclarationError(f"scope.{sorted(unknown)[0]}", "unknown scope field")
         lists = {name: _string_list(scope_body, name) for name in ("areas", "units", "services")}
-        return cls(kind, title, Scope.of(**lists), message, key)
+        try:
+            options = ActivationOptions.from_json(body.get("options"))
+        except OptionsError as error:
+            raise DeclarationError(error.field, error.message) from None
+        return cls(kind, title, Scope.of(**lists), message, key, options)
 
 
 def _text(body: Mapping[str, Any], name: str, limit: int, *, required: bool) -> str:
@@ -261,7 +267,7 @@ class Activations:
                 title=declaration.title,
                 message=declaration.message,
                 scope=declaration.scope.as_json(),
-                options={},
+                options=declaration.options.resolved(declaration.kind),
                 state="awaiting_approval" if needs_approval else "active",
                 idempotency_key=declaration.idempotency_key,
                 reply_code=await _free_reply_code(self._db.reader),

@@ -2,8 +2,10 @@
 
 For every active activation, every `gap_report_every_minutes` (the first one period after
 it became active), and once as soon as every unit is covered (once more each time a gap
-opens and closes again). Drills get reports only when their options say
-`"gap_reports": true` (issue 6 sends them to the exercise leader).
+opens and closes again). Who gets them follows the activation's options
+(`dispatcher.activation_options`): a crisis's go to the crisis team (and anyone in its
+`report_to`); a drill's only when asked, to its exercise leaders (`report_to`), or to the
+crisis team when it names nobody.
 
 The `gap_reports` table is the truth: `send_due_reports(now)` decides from it what is due,
 and queues the messages and records the report in one transaction, so it may run any
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]  # APScheduler 3 ships no type hints
 
+from dispatcher.activation_options import gap_report_members, sends_gap_reports
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, from_millis, to_millis
 from dispatcher.domain.coverage import Coverage, compute_coverage
@@ -128,6 +131,7 @@ class GapReporter:
         self._messages = messages
         self._every = every
         self._wake = wake
+        self._crisis_team = tuple(crisis_team)
         self.recipients, problems = crisis_team_recipients(crisis_team)
         for problem in problems:
             log.error("crisis team phone unusable: no SMS gap reports to it", problem=problem)
@@ -171,25 +175,34 @@ class GapReporter:
 
     async def send_due_reports(self, now: datetime) -> list[GapReport]:
         """Queue and record every report due at `now`; return them. Safe to call any time."""
-        if not self.recipients:
-            return []
         sent: list[GapReport] = []
         async with self._lock:
             active = await store.active_activations(self._db.reader)
             self._looks = {a.id: self._looks[a.id] for a in active if a.id in self._looks}
             for activation in active:
-                if activation.kind == "drill" and activation.options.get("gap_reports") is not True:
+                if not sends_gap_reports(activation.kind, activation.options):
+                    continue
+                recipients = self.recipients_for(activation)
+                if not recipients:
                     continue
                 look = await self._look(activation)
                 kind = self._due(look, now)
                 if kind is None:
                     continue
-                report = await self._send(look, kind, now)
+                report = await self._send(look, kind, now, recipients)
                 if report is not None:
                     sent.append(report)
         if sent:
             self._wake()
         return sent
+
+    def recipients_for(self, activation: ReportedActivation) -> list[Recipient]:
+        """Who gets this activation's reports (the crisis team's phones checked once, at
+        start; a `report_to` phone was checked when the activation was declared)."""
+        members = gap_report_members(activation.kind, activation.options, self._crisis_team)
+        if members == list(self._crisis_team):
+            return self.recipients
+        return crisis_team_recipients(members)[0]
 
     async def _look(self, activation: ReportedActivation) -> _Look:
         """Coverage and the last report; counted again only when either changed."""
@@ -221,7 +234,9 @@ class GapReporter:
             return None
         return "covered" if all_covered else "periodic"
 
-    async def _send(self, look: _Look, kind: str, now: datetime) -> GapReport | None:
+    async def _send(
+        self, look: _Look, kind: str, now: datetime, recipients: Sequence[Recipient]
+    ) -> GapReport | None:
         activation = look.activation
         text = self._text(activation, look.coverage, now)
         sms = render_gap_report_sms(self._messages.templates, text)
@@ -233,7 +248,7 @@ class GapReporter:
             if last != look.last or not await store.is_active(conn, activation.id):
                 return None
             opted_out = await answers.opted_out_numbers(conn)
-            queued = self._addressed(activation.id, sms, email, opted_out)
+            queued = self._addressed(activation.id, recipients, sms, email, opted_out)
             await outbox.enqueue(conn, queued, now_ms)
             await store.record_report(
                 conn, activation.id, kind=kind, summary=sms.text, sent_at=now_ms
@@ -248,11 +263,16 @@ class GapReporter:
         return GapReport(activation.id, kind, sms.text, now, len(queued))
 
     def _addressed(
-        self, activation_id: str, sms: RenderedSms, email: RenderedEmail, opted_out: frozenset[str]
+        self,
+        activation_id: str,
+        recipients: Sequence[Recipient],
+        sms: RenderedSms,
+        email: RenderedEmail,
+        opted_out: frozenset[str],
     ) -> list[NewMessage]:
-        """The report to every member: SMS to a mobile that has not opted out, and e-mail."""
+        """The report to every recipient: SMS to a mobile that has not opted out, and e-mail."""
         queued: list[NewMessage] = []
-        for person in self.recipients:
+        for person in recipients:
             if person.sms_number and person.sms_number not in opted_out:
                 queued.append(
                     NewMessage(

@@ -185,6 +185,18 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DrillSettings:
+    missed_grace_minutes: int = 30  # a scheduled drill later than this (down) is missed
+
+    def __post_init__(self) -> None:
+        _require(
+            0 <= self.missed_grace_minutes <= 24 * 60,
+            "missed_grace_minutes",
+            f"must be 0–1440 minutes, got {self.missed_grace_minutes}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RosterSettings:
     max_file_mb: int = 16
 
@@ -220,6 +232,7 @@ class Settings:
     escalation: EscalationSettings = field(default_factory=EscalationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     roster: RosterSettings = field(default_factory=RosterSettings)
+    drills: DrillSettings = field(default_factory=DrillSettings)
     crisis_team: tuple[CrisisTeamMember, ...] = ()  # [[crisis_team]] tables: gap reports
 
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 from typing import Any
 
+from dispatcher.activation_options import OptionsError, parse_report_to
 from dispatcher.activation_views import activation_json, status_json
 from dispatcher.audit import Actor
 from dispatcher.callup_messages import CallUpMessages
@@ -38,6 +39,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     activate.add_argument("--service", action="append", default=[], help="a service in scope")
     activate.add_argument("--message", default=None, help="an extra line for the call-up")
     activate.add_argument("--idempotency-key", default=None, help="declare at most once per key")
+    activate.add_argument(
+        "--reserves",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="call reserves into gaps (default: yes for a crisis, no for a drill)",
+    )
+    activate.add_argument(
+        "--gap-reports",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send gap reports (default: a crisis to the crisis team; a drill to --report-to)",
+    )
+    activate.add_argument(
+        "--report-to",
+        action="append",
+        default=[],
+        metavar="NAME:PHONE_OR_EMAIL",
+        help="an exercise leader who gets the gap reports (repeatable)",
+    )
     activate.add_argument(
         "--dry-run", action="store_true", help="show what would be sent; store and send nothing"
     )
@@ -67,13 +87,23 @@ def _declaration(args: argparse.Namespace) -> Declaration:
         "scope": {"areas": args.area, "units": args.unit, "services": args.service},
     }
     try:
+        body["options"] = {
+            "reserves": args.reserves,
+            "gap_reports": args.gap_reports,
+            "report_to": [parse_report_to(text) for text in args.report_to],
+        }
         return Declaration.from_json(body)
+    except OptionsError as error:
+        raise UserError(f"--{_flag(error.field)}: {error.message}") from None
     except DeclarationError as error:
         raise UserError(f"--{_flag(error.field)}: {str(error).partition(': ')[2]}") from None
 
 
 def _flag(field: str) -> str:
-    """The option a declaration field comes from: `scope.areas` → `area`."""
+    """The option a declaration field comes from: `scope.areas` → `area`,
+    `options.report_to[0].phone` → `report-to`."""
+    if field.startswith("options."):
+        return field.removeprefix("options.").partition("[")[0].partition(".")[0].replace("_", "-")
     name = field.removeprefix("scope.")
     if field.startswith("scope."):
         name = name.removesuffix("s")

@@ -61,6 +61,11 @@ class Decision:
     closed_callup: int | None = None  # for NOT_ACTIVE: the latest closed one
 
 
+def precedence(kind: str) -> int:
+    """Sort key for what people see first: a real crisis before a drill running beside it."""
+    return 0 if kind == "crisis" else 1
+
+
 def decide(
     reply: Reply, callups: Sequence[SenderCallUp], *, provider_opt: str | None = None
 ) -> Decision:

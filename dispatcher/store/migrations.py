@@ -344,10 +344,37 @@ CREATE UNIQUE INDEX recorded_training_weeks_current
     ON recorded_training_weeks (person_id, week_start, unit_id) WHERE removed_at IS NULL;
 """
 
+_DRILL_SCHEDULES = """
+-- Scheduled drills: the truth about when each runs (APScheduler only wakes the runner).
+-- One-off (`run_at`) or cron (`cron`, Europe/Stockholm); `next_run_at` is NULL once done.
+CREATE TABLE drill_schedules (
+    id                  INTEGER PRIMARY KEY,
+    title               TEXT NOT NULL,
+    scope_json          TEXT NOT NULL DEFAULT '{}',
+    message             TEXT NOT NULL DEFAULT '',
+    announced           INTEGER NOT NULL DEFAULT 0,
+    options_json        TEXT NOT NULL DEFAULT '{}',
+    run_at              INTEGER,
+    cron                TEXT,
+    state               TEXT NOT NULL
+        CHECK (state IN ('scheduled', 'done', 'cancelled', 'missed')),
+    next_run_at         INTEGER,
+    last_run_at         INTEGER,
+    last_activation_id  TEXT,
+    last_missed_at      INTEGER,
+    created_by          TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    CHECK ((run_at IS NULL) <> (cron IS NULL))
+);
+CREATE INDEX drill_schedules_due ON drill_schedules (next_run_at) WHERE state = 'scheduled';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "roster and access tokens", _ROSTER),
     Migration(2, "activations, call-ups and the outbox", _DISPATCH),
     Migration(3, "answers, opt-outs, gap reports and status revisions", _ANSWERS),
     Migration(4, "approvals and the audit log", _AUDIT),
     Migration(5, "training weeks recorded by hand", _RECORDED_TRAINING),
+    Migration(6, "scheduled drills", _DRILL_SCHEDULES),
 )

@@ -18,6 +18,7 @@ from dispatcher.domain.answer_links import AnswerLinks
 from dispatcher.escalator import Escalator
 from dispatcher.gap_reports import GapReporter
 from dispatcher.metrics import Metrics
+from dispatcher.scheduled_drills import ScheduledDrills
 from dispatcher.settings import Settings
 from dispatcher.stand_down import StandDowns
 from dispatcher.status_cache import StatusCache
@@ -53,6 +54,8 @@ APPROVALS = web.AppKey("approvals", Approvals)
 """Approves crises under the two-person rule; set while the app runs."""
 METRICS = web.AppKey("metrics", Metrics)
 """The app's own Prometheus registry and counters; set by `create_app`."""
+DRILL_SCHEDULES = web.AppKey("drill_schedules", ScheduledDrills)
+"""Schedules and runs drills at their time; set while the app runs."""
 
 __all__ = [
     "ACCESS_TOKENS",
@@ -64,6 +67,7 @@ __all__ = [
     "CLOCK",
     "DATABASE",
     "DISPATCHER",
+    "DRILL_SCHEDULES",
     "ESCALATOR",
     "GAP_REPORTER",
     "METRICS",

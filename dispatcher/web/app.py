@@ -26,6 +26,7 @@ from dispatcher.escalator import Escalator
 from dispatcher.gap_reports import GapReporter
 from dispatcher.metrics import Metrics
 from dispatcher.reserves import ReserveCaller
+from dispatcher.scheduled_drills import ScheduledDrills
 from dispatcher.settings import Settings
 from dispatcher.stand_down import StandDowns
 from dispatcher.status_cache import StatusCache
@@ -43,6 +44,7 @@ from dispatcher.web import (
     CLOCK,
     DATABASE,
     DISPATCHER,
+    DRILL_SCHEDULES,
     ESCALATOR,
     GAP_REPORTER,
     METRICS,
@@ -53,12 +55,14 @@ from dispatcher.web import (
     routes_answer_page,
     routes_audit,
     routes_dashboard,
+    routes_exports,
     routes_health,
     routes_metrics,
     routes_openapi,
     routes_report,
     routes_roster,
     routes_sandbox,
+    routes_schedules,
     routes_tokens,
     routes_training,
     routes_webhooks,
@@ -189,6 +193,22 @@ async def gap_reports(app: web.Application) -> AsyncIterator[None]:
         await reporter.stop()
 
 
+async def drill_schedules(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled drills: what fell due while down runs (or is missed) at start, then on time."""
+    drills = ScheduledDrills(
+        app[DATABASE],
+        app[CLOCK],
+        app[ACTIVATIONS],
+        grace=timedelta(minutes=app[SETTINGS].drills.missed_grace_minutes),
+    )
+    app[DRILL_SCHEDULES] = drills
+    await drills.start()
+    try:
+        yield
+    finally:
+        await drills.stop()
+
+
 RESOURCES: Sequence[Resource] = (
     database,
     access_tokens,
@@ -196,6 +216,7 @@ RESOURCES: Sequence[Resource] = (
     stand_downs,
     approvals,
     gap_reports,
+    drill_schedules,
 )
 
 ROUTES: Sequence[Callable[[web.Application], None]] = (
@@ -211,6 +232,8 @@ ROUTES: Sequence[Callable[[web.Application], None]] = (
     routes_sandbox.add_routes,
     routes_openapi.add_routes,
     routes_report.add_routes,
+    routes_exports.add_routes,
+    routes_schedules.add_routes,
     routes_dashboard.add_routes,
 )
 

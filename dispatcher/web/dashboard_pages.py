@@ -168,6 +168,14 @@ def _people_section(section_id: str, title: str, empty: str) -> str:
     )
 
 
+def _exports_links(activation_id: str) -> str:
+    base = esc(activation_path(activation_id))
+    return (
+        f'<p class="meta exports"><a id="report-link" href="{base}/report">Rapport</a> · '
+        f'<a id="call-list-link" href="{base}/call-list">Ringlista för utskrift</a></p>'
+    )
+
+
 _DRILL_BANNER = '<p id="drill-banner" class="drill-banner">ÖVNING – inte en verklig kris</p>'
 
 
@@ -197,7 +205,7 @@ def activation_page(
         f'<span id="activation-title">{esc(record.title)}</span></h1>'
         f'<p class="meta"><span id="activation-state" class="state state-{esc(record.state)}"'
         f' data-state="{esc(record.state)}">{esc(STATE_LABELS.get(record.state, record.state))}'
-        f"</span> · {declared}</p>"
+        f"</span> · {declared}</p>{_exports_links(record.id)}"
         '<p id="freshness" class="freshness" data-freshness="fresh" data-age="0">'
         f"Uppdaterad {esc(updated_at)}</p>"
         '<p id="connection-alert" class="visually-hidden" role="alert"></p></header>'

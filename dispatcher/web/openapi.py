@@ -23,13 +23,17 @@ from aiohttp import hdrs, web
 from dispatcher import __version__
 from dispatcher.domain.access import AccessRole
 from dispatcher.web.auth import required_role
-from dispatcher.web.openapi_operations import OPERATIONS, Operation
+from dispatcher.web.openapi_operations import OPERATIONS as _OPERATIONS
+from dispatcher.web.openapi_operations import Operation
 from dispatcher.web.openapi_reports import REPORT_SCHEMAS
+from dispatcher.web.openapi_schedules import SCHEDULE_OPERATIONS, SCHEDULE_SCHEMAS
 from dispatcher.web.openapi_schemas import SCHEMAS, SECURITY_SCHEMES, STRING, Json, error
 
 OPENAPI_VERSION: Final = "3.1.0"
 BROWSER_PAGES: Final = ("/dashboard", "/sandbox", "/answer/")
 """Path prefixes of HTML pages for people: not in the document."""
+OPERATIONS: Final = (*_OPERATIONS, *SCHEDULE_OPERATIONS)
+"""Every documented operation: the catalogue and the scheduled drills'."""
 
 __all__ = [
     "BROWSER_PAGES",
@@ -88,7 +92,7 @@ def openapi_document(app: web.Application) -> Json:
         ],
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
+            "schemas": {**SCHEMAS, **REPORT_SCHEMAS, **SCHEDULE_SCHEMAS},
             "securitySchemes": SECURITY_SCHEMES,
         },
     }

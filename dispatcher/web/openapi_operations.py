@@ -235,6 +235,17 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=(ACTIVATION_ID,),
     ),
     Operation(
+        "GET /api/activations/{id}/export.csv",
+        "exportCallList",
+        "The call list as CSV, one row per call-up by unit, with phone and e-mail (the "
+        "fallback when SMS and e-mail are down); protected people masked; audited",
+        {
+            200: {"description": "the call list", "content": {"text/csv": {}}},
+            404: NO_ACTIVATION,
+        },
+        parameters=(ACTIVATION_ID,),
+    ),
+    Operation(
         "POST /api/activations/{id}/approve",
         "approveActivation",
         "Approve a crisis awaiting approval (a leader other than the declarer): it goes out",

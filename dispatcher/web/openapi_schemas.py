@@ -153,7 +153,37 @@ SCHEMAS: Final[Json] = {  # the API's own resources; the reports are in openapi_
                 "maxLength": 200,
                 "description": "the same key again returns the first activation (200)",
             },
+            "options": {"anyOf": [ref("ActivationOptions"), {"type": "null"}]},
         },
+    },
+    "ActivationOptions": {
+        "type": "object",
+        "description": (
+            "defaults: a crisis calls reserves and reports gaps to the crisis team; a drill"
+            " calls no reserves and reports gaps only to `report_to` (with `gap_reports: true`"
+            " and no `report_to`: to the crisis team)"
+        ),
+        "properties": {
+            "reserves": {"type": ["boolean", "null"]},
+            "gap_reports": {"type": ["boolean", "null"]},
+            "report_to": {
+                "type": ["array", "null"],
+                "maxItems": 10,
+                "items": ref("ReportRecipient"),
+            },
+        },
+        "additionalProperties": False,
+    },
+    "ReportRecipient": {
+        "type": "object",
+        "description": "an exercise leader: a mobile number (any Swedish form) and/or e-mail",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "pattern": r"\S", "maxLength": 100},
+            "phone": {"type": ["string", "null"]},
+            "email": {"type": ["string", "null"]},
+        },
+        "additionalProperties": False,
     },
     "Activation": record(
         id=STRING,
@@ -173,6 +203,7 @@ SCHEMAS: Final[Json] = {  # the API's own resources; the reports are in openapi_
         approved_at=nullable(TIME),
         stood_down_by=nullable(STRING),
         stood_down_at=nullable(TIME),
+        options=record(reserves=BOOLEAN, gap_reports=BOOLEAN, report_to=array(STRING)),
     ),
     "ActivationList": record(activations=array(ref("Activation"))),
     "CallUp": record(

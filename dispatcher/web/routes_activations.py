@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -13,6 +14,7 @@ from dispatcher.approvals import NotAwaitingApproval, ScopeNoLongerFits, SecondL
 from dispatcher.clock import to_millis
 from dispatcher.declarations import Declaration, DeclarationError
 from dispatcher.domain.access import AccessRole
+from dispatcher.domain.answering import precedence
 from dispatcher.stand_down import NotOpen, UnknownActivation
 from dispatcher.store import activations, status
 from dispatcher.store.activations import ActivationRecord
@@ -64,9 +66,25 @@ async def _activation(request: web.Request) -> ActivationRecord:
     return record
 
 
+OPEN_STATES = frozenset({"awaiting_approval", "active"})
+
+
+def in_precedence(records: Iterable[ActivationRecord]) -> list[ActivationRecord]:
+    """Open activations first, and among them a real crisis before any drill; otherwise in
+    the order given (the newest first). The API list and the dashboard show this order."""
+    return sorted(
+        records,
+        key=lambda r: (
+            r.state not in OPEN_STATES,
+            precedence(r.kind) if r.state in OPEN_STATES else 0,
+        ),
+    )
+
+
 @requires(AccessRole.VIEWER)
 async def list_all(request: web.Request) -> web.Response:
-    records = await activations.list_activations(request.app[DATABASE])
+    """Every activation: open ones first, crises before drills (`in_precedence`)."""
+    records = in_precedence(await activations.list_activations(request.app[DATABASE]))
     return web.json_response({"activations": [activation_json(r) for r in records]})
 
 

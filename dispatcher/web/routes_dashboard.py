@@ -35,6 +35,7 @@ from dispatcher.web.dashboard_layout import (
     message_page,
 )
 from dispatcher.web.dashboard_pages import activation_page, activations_page
+from dispatcher.web.routes_activations import in_precedence
 from dispatcher.web.routes_audit import audit_actor
 from dispatcher.web.session import (
     DASHBOARD_PATH,
@@ -52,6 +53,7 @@ log = structlog.get_logger(__name__)
 
 STATIC_TYPES: Final = {
     "dashboard.css": "text/css",
+    "call-list.css": "text/css",
     "dashboard.js": "text/javascript",
     "activation.js": "text/javascript",
     "chart.js": "text/javascript",
@@ -129,8 +131,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 @requires(AccessRole.VIEWER)
 async def activations_list(request: web.Request) -> web.StreamResponse:
-    """Every activation, open ones first, with confirmed of needed."""
-    records = await activations.list_activations(request.app[DATABASE])
+    """Every activation, open ones first (a crisis before a drill), with confirmed of needed."""
+    records = in_precedence(await activations.list_activations(request.app[DATABASE]))
     cache_ = request.app[STATUS_CACHE]
     rows = []
     for record in records:
