@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 import re
 from collections import Counter
 from datetime import date
@@ -20,6 +21,7 @@ from dispatcher.demo import (
     write_demo_roster,
 )
 from dispatcher.demo.__main__ import main
+from dispatcher.demo.fiction import person_name
 from dispatcher.domain.readiness import assess_readiness
 from dispatcher.domain.terms import term_of
 from dispatcher.roster_import import RosterFile, parse_roster_files
@@ -197,3 +199,11 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
     with pytest.raises(SystemExit):
         main(["--people", "0", "--out", str(out)])
+
+
+def test_a_double_surname_never_repeats_the_same_name() -> None:
+    rng = random.Random(3)
+    doubles = [last.split() for _, last in (person_name(rng) for _ in range(20_000))]
+    doubles = [names for names in doubles if len(names) == 2]
+    assert len(doubles) > 300  # about 4 % of people have two last names
+    assert all(first != second for first, second in doubles)

@@ -89,10 +89,10 @@ def street_address(rng: random.Random) -> str:
 
 
 def person_name(rng: random.Random) -> tuple[str, str]:
-    """A first and a last name; a few people have two last names."""
+    """A first and a last name; a few people have two (different) last names."""
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
     if rng.random() < 0.04:
-        last = f"{last} {rng.choice(_LAST_NAMES)}"
+        last = f"{last} {rng.choice([name for name in _LAST_NAMES if name != last])}"
     return first, last
 
 

@@ -93,7 +93,9 @@
         body.appendChild(row);
       }
       const field = (name) => row.querySelector('[data-field="' + name + '"]');
-      KD.setText(field("name"), unit.name);
+      const name = field("name");
+      KD.setText(name.querySelector(".unit-name") || name, unit.name);
+      if (name.title !== unit.name) name.title = unit.name; // the whole name when clipped
       KD.setText(field("confirmed"), unit.confirmed);
       KD.setText(field("needed"), unit.needed);
       KD.setText(field("awaiting"), unit.awaiting);

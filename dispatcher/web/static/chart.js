@@ -4,7 +4,9 @@
 
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 600, H = 230, LEFT = 44, RIGHT = 10, TOP = 12, BOTTOM = 28;
+  // A small viewBox, so the labels (22 units, see dashboard.css) scale with the box: about
+  // 18 px in the wall screen's ~345 px wide chart, about 17 px on a phone.
+  const W = 420, H = 240, LEFT = 60, RIGHT = 10, TOP = 14, BOTTOM = 34;
 
   function svg(tag, attributes, text) {
     const node = document.createElementNS(SVG, tag);
@@ -41,13 +43,13 @@
     chart.appendChild(svg("line", { class: "axis", x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM }));
     if (needed > 0) {
       chart.appendChild(svg("line", { class: "need", x1: LEFT, y1: y(needed), x2: W - RIGHT, y2: y(needed) }));
-      const labelY = y(needed) - 5 < TOP + 12 ? y(needed) + 18 : y(needed) - 5;
+      const labelY = y(needed) - 6 < TOP + 20 ? y(needed) + 24 : y(needed) - 6;
       chart.appendChild(svg("text", { x: W - RIGHT, y: labelY, "text-anchor": "end" }, "behov " + needed));
     }
     chart.appendChild(svg("path", { class: "declined", d: steps(no) }));
     chart.appendChild(svg("path", { class: "confirmed", d: steps(yes) }));
     chart.appendChild(svg("text", { x: LEFT - 6, y: y(0), "text-anchor": "end" }, "0"));
-    chart.appendChild(svg("text", { x: LEFT - 6, y: y(top) + 12, "text-anchor": "end" }, top));
+    chart.appendChild(svg("text", { x: LEFT - 6, y: y(top) + 16, "text-anchor": "end" }, top));
     chart.appendChild(svg("text", { x: LEFT, y: H - 6 }, window.KD.formatTime(new Date(start))));
     chart.appendChild(svg("text", { x: W - RIGHT, y: H - 6, "text-anchor": "end" }, window.KD.formatTime(new Date(end))));
     box.dataset.points = String(yes.length);
