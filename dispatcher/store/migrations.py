@@ -154,6 +154,8 @@ CREATE TABLE callups (
     UNIQUE (activation_id, person_id)      -- also the index for "the call-ups of activation X"
 );
 CREATE INDEX callups_sms_number ON callups (sms_number);
+-- Coverage per unit (status, answers to a full unit, reserves): counted from the index alone.
+CREATE INDEX callups_unit_state ON callups (activation_id, unit_id, state);
 CREATE INDEX callups_next_step ON callups (next_step_at) WHERE next_step_at IS NOT NULL;
 
 -- The outbox: every message to send, with an explicit state.

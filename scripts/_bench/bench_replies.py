@@ -226,48 +226,38 @@ def _polls(fake: FakeTwilio, scratch: Path, args: argparse.Namespace, repeat: in
         snapshot = fetch_status(setup.public_url, activation_id, token)
         body_file = scratch / "status-body.json"
         body_file.write_bytes(snapshot.body)
+
+        def measure(server: Server, expect: int, seconds: float) -> PollResult:
+            headers = {"Authorization": f"Bearer {token}"}
+            if expect == 304:
+                headers["If-None-Match"] = snapshot.etag
+            return poll(
+                server.url,
+                activation_id,
+                headers,
+                expect=expect,
+                body_size=len(snapshot.body),
+                seconds=seconds,
+                server_pid=server.pid,
+                scratch=scratch,
+                use_wrk=args.poller == "wrk",
+            )
+
         options = ("--body-file", str(body_file), "--etag", snapshot.etag)
         with _minimal("status", scratch, *options) as minimal:
-            plain = {"Authorization": f"Bearer {token}"}
-            cases = ((200, plain), (304, plain | {"If-None-Match": snapshot.etag}))
             servers = (("minimal handler", minimal), ("dispatcher", service))
             _progress("b. warming up (not timed) …")
-            for (expect, headers), (_, server) in ((c, s) for c in cases for s in servers):
-                _poll(server, activation_id, headers, expect, len(snapshot.body),
-                      WARM_UP_POLL_SECONDS, scratch, args.poller)  # fmt: skip
+            for expect in (200, 304):
+                for _, server in servers:
+                    measure(server, expect, WARM_UP_POLL_SECONDS)
             for number in range(1, repeat + 1):
-                for expect, headers in cases:
+                for expect in (200, 304):
                     for label, server in servers:
                         _progress(f"b. run {number}/{repeat}: {expect}s from the {label} …")
-                        result = _poll(
-                            server, activation_id, headers, expect, len(snapshot.body),
-                            args.poll_seconds, scratch, args.poller,
-                        )  # fmt: skip
+                        result = measure(server, expect, args.poll_seconds)
+                        _progress(f"   {result.rate:,.0f} requests per second")
                         results.setdefault((label, expect), []).append(result)
     return polls_report(results, units, len(snapshot.body), args.poller, unsettled)
-
-
-def _poll(
-    server: Server,
-    activation_id: str,
-    headers: dict[str, str],
-    expect: int,
-    body_size: int,
-    seconds: float,
-    scratch: Path,
-    poller: str,
-) -> PollResult:
-    return poll(
-        server.url,
-        activation_id,
-        headers,
-        expect=expect,
-        body_size=body_size,
-        seconds=seconds,
-        server_pid=server.pid,
-        scratch=scratch,
-        use_wrk=poller == "wrk",
-    )
 
 
 if __name__ == "__main__":

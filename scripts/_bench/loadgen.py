@@ -1,7 +1,7 @@
 """The load generator: its own process, an aiohttp client with N concurrent connections.
 
-`run_load(...)` (in the benchmark) writes nothing itself: it starts
-`python -m _bench.loadgen SPEC OUT …`, which reads ready-made requests from SPEC (a JSON
+`run_load(...)`, called by the benchmark, starts `python -m _bench.loadgen SPEC OUT …`
+and waits for it. That process reads ready-made requests from SPEC (a JSON
 file: every signature and body computed before any timing), sends them to the server
 on 127.0.0.1 with `--connections` workers over keep-alive connections, checks every
 answer, and writes what happened to OUT. Each request is sent once (with `--cycle`, the

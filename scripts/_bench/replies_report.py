@@ -162,7 +162,11 @@ def polls_report(
     poller: str,
     unsettled: int,
 ) -> str:
-    tool = "`wrk` (one thread)" if poller == "wrk" else "the Python load generator (aiohttp)"
+    tool = (
+        "`wrk` (one thread)"
+        if poller == "wrk"
+        else "The Python load generator (aiohttp; it may be the limit for the bare handler)"
+    )
     rows = []
     rates: dict[tuple[str, int], float] = {}
     for (label, expect), runs in results.items():
