@@ -156,6 +156,7 @@ def _top_bar(who: Caller | None, municipality: str, current: str) -> str:
     if who is None:
         return f'<header class="top-bar">{brand}</header>'
     links = [(DASHBOARD_PATH, "Utlarmningar"), (f"{DASHBOARD_PATH}/readiness", "Beredskap")]
+    links.append((f"{DASHBOARD_PATH}/drills", "Övningar"))
     if who.role.allows(AccessRole.LEADER):
         links.append((f"{DASHBOARD_PATH}/declare", "Ny utlarmning"))
     nav = "".join(

@@ -23,7 +23,7 @@ from dispatcher import audit
 from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole
 from dispatcher.domain.readiness import assess_readiness, readiness_to_dict
-from dispatcher.store import activations
+from dispatcher.store import activations, drill_schedules
 from dispatcher.store.callups import refused_contacts
 from dispatcher.store.training import load_roster_with_training
 from dispatcher.web import ACCESS_TOKENS, CLOCK, DATABASE, SETTINGS, STATUS_CACHE
@@ -37,6 +37,7 @@ from dispatcher.web.dashboard_layout import (
 from dispatcher.web.dashboard_pages import activation_page, activations_page
 from dispatcher.web.routes_activations import in_precedence
 from dispatcher.web.routes_audit import audit_actor
+from dispatcher.web.schedule_pages import DRILLS_PATH, schedules_page
 from dispatcher.web.session import (
     DASHBOARD_PATH,
     LOGIN_PATH,
@@ -59,6 +60,8 @@ STATIC_TYPES: Final = {
     "chart.js": "text/javascript",
     "activations.js": "text/javascript",
     "declare.js": "text/javascript",
+    "schedules.js": "text/javascript",
+    "schedules.css": "text/css",
     "favicon.svg": "image/svg+xml",
 }
 """The files under `dispatcher/web/static/` that are served, with their content types."""
@@ -215,6 +218,19 @@ async def declare(request: web.Request) -> web.StreamResponse:
     )
 
 
+@requires(AccessRole.VIEWER)
+async def drills(request: web.Request) -> web.StreamResponse:
+    """Scheduled drills; leaders also get the form to plan one and the cancel buttons."""
+    who = caller(request)
+    return schedules_page(
+        await drill_schedules.list_all(request.app[DATABASE]),
+        await _scope_choices(request),
+        who=who,
+        municipality=_municipality(request),
+        can_schedule=who.role.allows(AccessRole.LEADER),
+    )
+
+
 async def _scope_choices(request: web.Request) -> list[dict[str, str]]:
     """The roster's units, for the declaration form (without loading every person)."""
     rows = await request.app[DATABASE].fetch_all(
@@ -269,4 +285,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{DASHBOARD_PATH}/activations/{{id}}", activation)
     app.router.add_get(f"{DASHBOARD_PATH}/readiness", readiness)
     app.router.add_get(f"{DASHBOARD_PATH}/declare", declare)
+    app.router.add_get(DRILLS_PATH, drills)
     app.router.add_get(STATIC_PREFIX + "{name}", static)
