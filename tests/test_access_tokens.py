@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -209,3 +209,22 @@ async def test_last_use_is_written_at_most_once_a_minute_per_token(
     clock.advance(timedelta(seconds=1))
     await store.authenticate(polled.secret)
     assert await last_used(polled.token.id) == start + timedelta(minutes=1)
+
+
+async def test_a_known_token_is_not_read_again_but_a_revocation_counts_at_once(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "t.sqlite3")
+    tokens = AccessTokens(db, ManualClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    try:
+        new = await tokens.create("väggskärm", AccessRole.VIEWER)
+        assert await tokens.authenticate(new.secret) is not None
+        async with db.transaction() as conn:  # behind the cache's back (another process)
+            await conn.execute("UPDATE access_tokens SET name = 'renamed'")
+        cached = await tokens.authenticate(new.secret)
+        assert cached is not None and cached.name == "väggskärm"  # served from memory
+        await tokens.revoke(new.token.id)  # through this process: at once
+        assert await tokens.authenticate(new.secret) is None
+    finally:
+        await tokens.close()
+        await db.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,8 @@ from dispatcher.store.database import Database
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _COLUMNS = "id, name, role, created_at, revoked_at, last_used_at"
+AUTH_CACHE_SECONDS = 5.0
+_AUTH_CACHE_ENTRIES = 1024
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +59,10 @@ class AccessTokens:
         self._resolution = last_used_resolution
         self._last_recorded: dict[int, datetime] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        # Live tokens seen lately, by hash: a wall screen polling every few seconds costs no
+        # database read for its token. A revocation here drops the entry at once; one made by
+        # another process (the command line) takes effect within AUTH_CACHE_SECONDS.
+        self._recent: dict[str, tuple[AccessToken, float]] = {}
 
     async def create(self, name: str, role: AccessRole) -> NewToken:
         """Store a new token; ValueError if the name is not usable (see `clean_token_name`)."""
@@ -87,6 +94,7 @@ class AccessTokens:
     async def revoke(self, token_id: int) -> AccessToken | None:
         """Revoke a token at once; None if there is no such token. Revoking twice is harmless
         and keeps the first revocation time."""
+        self._recent = {h: v for h, v in self._recent.items() if v[0].id != token_id}
         async with self._db.transaction() as connection:
             await connection.execute(
                 "UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
@@ -102,12 +110,22 @@ class AccessTokens:
         """The live (not revoked) token with this secret, or None; notes that it was used."""
         if not could_be_token(secret):
             return None
+        token_hash = hash_token(secret)
+        now = time.monotonic()
+        cached = self._recent.get(token_hash)
+        if cached is not None and now - cached[1] < AUTH_CACHE_SECONDS:
+            self._note_use(cached[0].id)
+            return cached[0]
         row = await self._db.fetch_one(
-            f"SELECT {_COLUMNS} FROM access_tokens WHERE token_hash = ?", (hash_token(secret),)
+            f"SELECT {_COLUMNS} FROM access_tokens WHERE token_hash = ?", (token_hash,)
         )
         if row is None or row["revoked_at"] is not None:
+            self._recent.pop(token_hash, None)
             return None
         token = _token(row)
+        if len(self._recent) >= _AUTH_CACHE_ENTRIES:
+            self._recent.clear()
+        self._recent[token_hash] = (token, now)
         self._note_use(token.id)
         return token
 
