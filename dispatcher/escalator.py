@@ -16,20 +16,15 @@ move a `ManualClock` and call `tick()` themselves.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 import structlog
-from apscheduler.schedulers.asyncio import (  # type: ignore[import-untyped]  # APScheduler 3 has no type hints
-    AsyncIOScheduler,
-)
 
 from dispatcher.callup_messages import CallUpMessages
 from dispatcher.clock import Clock, from_millis, to_millis
@@ -54,6 +49,7 @@ from dispatcher.store.callups import CallUpSnapshot
 from dispatcher.store.database import Database
 from dispatcher.store.escalation import DueCallUp, StepRecord
 from dispatcher.store.outbox import NewMessage
+from dispatcher.wake_loop import WakeLoop
 
 log = structlog.get_logger(__name__)
 
@@ -108,86 +104,42 @@ class Escalator:
         self._messages = messages
         self._wake_dispatcher = wake_dispatcher
         self._reserves = reserves
-        self._schedule = schedule
-        self._interval = interval_seconds
-        self._min_gap = min_gap_seconds
-        self._lock = asyncio.Lock()  # one tick at a time
-        self._woken = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._scheduler: AsyncIOScheduler | None = None
+        self._loop = WakeLoop(
+            self._tick_quietly,
+            job_id=TICK_JOB_ID,
+            interval_seconds=interval_seconds,
+            schedule=schedule,
+            min_gap_seconds=min_gap_seconds,  # answers by the thousand wake it as often
+            failure_event="escalation tick failed",
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the loop (its first tick does whatever fell due while we were down)."""
-        self._task = asyncio.create_task(self._run())
+        await self._loop.start()
         self.wake()
-        if self._schedule:
-            self._scheduler = AsyncIOScheduler(timezone=UTC)
-            self._scheduler.add_job(
-                self._scheduled_wake,
-                "interval",
-                seconds=self._interval,
-                id=TICK_JOB_ID,
-                replace_existing=True,
-                misfire_grace_time=None,  # late is fine: the database says what is due
-                coalesce=True,
-                max_instances=1,
-            )
-            self._scheduler.start()
 
     async def stop(self) -> None:
         """Stop the scheduler, let a tick under way finish, stop the loop."""
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)  # its shutdown runs as a loop callback: let it run now
-        self._scheduler = None
-        if self._task is not None:
-            async with self._lock:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         """Tick soon (an answer came in, or the scheduler's interval passed)."""
-        self._idle.clear()
-        self._woken.set()
+        self._loop.wake()
 
     async def wait_idle(self) -> None:
         """Return once the loop has no wake-up pending and no tick running (after `start`)."""
-        if self._task is not None:
-            await self._idle.wait()
+        await self._loop.wait_idle()
 
-    async def _scheduled_wake(self) -> None:
-        structlog.contextvars.clear_contextvars()  # jobs inherit whoever added them
-        self.wake()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_tick = -self._min_gap
-        while True:
-            if not self._woken.is_set():
-                self._idle.set()
-            await self._woken.wait()
-            # Answers by the thousand wake us as often: at most one tick per gap.
-            pause = last_tick + self._min_gap - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            self._woken.clear()
-            last_tick = loop.time()
-            structlog.contextvars.clear_contextvars()
-            try:
-                await self.tick()
-            except Exception:  # the work stays in the database: the next wake-up retries it
-                log.exception("escalation tick failed")
+    async def _tick_quietly(self) -> None:
+        await self.tick()
 
     # -- ticking ---------------------------------------------------------------------
 
     async def tick(self) -> TickResult:
         """Do every escalation step due now, then call the reserves gaps need."""
-        async with self._lock:
+        async with self._loop.lock:  # one tick at a time; stop() waits for it
             now = self._clock.now()
             result = await self._escalate(now)
             if self._reserves is not None:

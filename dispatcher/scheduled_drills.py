@@ -13,8 +13,6 @@ activation. Tests move a `ManualClock` and call `run_due()` themselves.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,9 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from apscheduler.schedulers.asyncio import (  # type: ignore[import-untyped]  # APScheduler 3 has no type hints
-    AsyncIOScheduler,
-)
 
 from dispatcher import audit
 from dispatcher.audit import Actor
@@ -46,6 +41,7 @@ from dispatcher.store import drill_schedules as store
 from dispatcher.store.activations import ActivationRecord
 from dispatcher.store.database import Database
 from dispatcher.store.drill_schedules import DrillSchedule, NewDrillSchedule
+from dispatcher.wake_loop import WakeLoop
 
 log = structlog.get_logger(__name__)
 
@@ -104,13 +100,14 @@ class ScheduledDrills:
         self._clock = clock
         self._declarer = declarer
         self._grace = grace
-        self._schedule = schedule
-        self._sync_seconds = sync_seconds
-        self._lock = asyncio.Lock()  # one run at a time
-        self._woken = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._scheduler: AsyncIOScheduler | None = None
+        self._loop = WakeLoop(
+            self._run_and_register,
+            job_id=SYNC_JOB_ID,
+            interval_seconds=sync_seconds,
+            schedule=schedule,
+            failure_event="scheduled drills run failed",
+        )
+        self._lock = self._loop.lock  # one run at a time; stop() waits for it
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -120,74 +117,41 @@ class ScheduledDrills:
             await self.run_due()
         except Exception:  # the schedules stay in the database: the next wake-up retries
             log.exception("scheduled drills catch-up failed")
-        self._task = asyncio.create_task(self._run())
-        if self._schedule:
-            self._scheduler = AsyncIOScheduler(timezone=UTC)
-            self._scheduler.add_job(
-                self._scheduled_wake,
-                "interval",
-                seconds=self._sync_seconds,
-                id=SYNC_JOB_ID,
-                replace_existing=True,
-                misfire_grace_time=None,
-                coalesce=True,
-                max_instances=1,
-            )
-            self._scheduler.start()
-            await self._register_all()
+        await self._loop.start()
+        await self._register_all()
 
     async def stop(self) -> None:
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)  # its shutdown runs as a loop callback: let it run now
-        self._scheduler = None
-        if self._task is not None:
-            async with self._lock:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def wake(self) -> None:
         """Run what is due soon and register the jobs again (a schedule changed, a job fired)."""
-        self._idle.clear()
-        self._woken.set()
+        self._loop.wake()
 
     async def wait_idle(self) -> None:
         """Return once the loop has no wake-up pending and no run going (after `start`)."""
-        if self._task is not None:
-            await self._idle.wait()
+        await self._loop.wait_idle()
 
     async def _scheduled_wake(self) -> None:
         structlog.contextvars.clear_contextvars()  # jobs inherit whoever added them
         self.wake()
 
-    async def _run(self) -> None:
-        while True:
-            if not self._woken.is_set():
-                self._idle.set()
-            await self._woken.wait()
-            self._woken.clear()
-            structlog.contextvars.clear_contextvars()
-            try:
-                await self.run_due()
-                await self._register_all()
-            except Exception:  # the schedules stay in the database: the next wake-up retries
-                log.exception("scheduled drills run failed")
+    async def _run_and_register(self) -> None:
+        await self.run_due()
+        await self._register_all()
 
     def jobs(self) -> dict[str, datetime]:
         """The date jobs registered with APScheduler: job id → when it fires (UTC)."""
-        if self._scheduler is None:
+        if self._loop.scheduler is None:
             return {}
         return {
             job.id: job.trigger.run_date.astimezone(UTC)
-            for job in self._scheduler.get_jobs()
+            for job in self._loop.scheduler.get_jobs()
             if job.id != SYNC_JOB_ID
         }
 
     async def _register_all(self) -> None:
         """One date job per scheduled drill at its next run; jobs of the others removed."""
-        scheduler = self._scheduler
+        scheduler = self._loop.scheduler
         if scheduler is None:
             return
         wanted = {f"drill-schedule-{s.id}": s for s in await store.scheduled(self._db)}

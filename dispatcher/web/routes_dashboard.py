@@ -19,13 +19,9 @@ import structlog
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from dispatcher import audit
-from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole
-from dispatcher.domain.readiness import assess_readiness, readiness_to_dict
+from dispatcher.domain.readiness import readiness_to_dict
 from dispatcher.store import activations, drill_schedules
-from dispatcher.store.callups import refused_contacts
-from dispatcher.store.training import load_roster_with_training
 from dispatcher.web import ACCESS_TOKENS, CLOCK, DATABASE, SETTINGS, STATUS_CACHE
 from dispatcher.web.auth import caller, public, requires
 from dispatcher.web.dashboard_forms import declare_page, readiness_page
@@ -36,7 +32,7 @@ from dispatcher.web.dashboard_layout import (
 )
 from dispatcher.web.dashboard_pages import activation_page, activations_page
 from dispatcher.web.routes_activations import in_precedence
-from dispatcher.web.routes_audit import audit_actor
+from dispatcher.web.routes_roster import audited_readiness
 from dispatcher.web.schedule_pages import DRILLS_PATH, schedules_page
 from dispatcher.web.session import (
     DASHBOARD_PATH,
@@ -176,21 +172,7 @@ async def activation(request: web.Request) -> web.StreamResponse:
 async def readiness(request: web.Request) -> web.StreamResponse:
     """Readiness before any crisis, units at risk first: the report `GET
     /api/roster/readiness` serves, read the same way and audited the same way."""
-    db = request.app[DATABASE]
-    now = request.app[CLOCK].now()
-    report = assess_readiness(
-        await load_roster_with_training(db),
-        today=now.astimezone(STOCKHOLM).date(),
-        valid_terms=request.app[SETTINGS].training.valid_terms,
-        refused=await refused_contacts(db),
-    )
-    await audit.record(
-        db,
-        audit_actor(request),
-        audit.READINESS_READ,
-        at_ms=to_millis(now),
-        detail={"people": report.totals.people},
-    )
+    report = await audited_readiness(request)
     return readiness_page(
         readiness_to_dict(report), who=caller(request), municipality=_municipality(request)
     )

@@ -9,7 +9,7 @@ from aiohttp import web
 from dispatcher import audit
 from dispatcher.clock import to_millis
 from dispatcher.domain.access import AccessRole
-from dispatcher.domain.readiness import assess_readiness, readiness_to_dict
+from dispatcher.domain.readiness import ReadinessReport, assess_readiness, readiness_to_dict
 from dispatcher.store.callups import refused_contacts
 from dispatcher.store.training import load_roster_with_training
 from dispatcher.web import CLOCK, DATABASE, SETTINGS
@@ -21,9 +21,13 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 @requires(AccessRole.VIEWER)
 async def readiness(request: web.Request) -> web.Response:
-    """Per unit needed, placed, reachable, trained, reserves and gap; people needing attention.
+    """Per unit needed, placed, reachable, trained, reserves and gap; people needing attention."""
+    return web.json_response(readiness_to_dict(await audited_readiness(request)))
 
-    Lists people, so every read is audited."""
+
+async def audited_readiness(request: web.Request) -> ReadinessReport:
+    """Today's readiness report (Stockholm date). It lists people, so the read is audited.
+    The API and the dashboard's readiness page both read it here."""
     db = request.app[DATABASE]
     now = request.app[CLOCK].now()
     report = assess_readiness(
@@ -39,7 +43,7 @@ async def readiness(request: web.Request) -> web.Response:
         at_ms=to_millis(now),
         detail={"people": report.totals.people},
     )
-    return web.json_response(readiness_to_dict(report))
+    return report
 
 
 def add_routes(app: web.Application) -> None:
