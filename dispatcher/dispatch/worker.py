@@ -122,11 +122,15 @@ class Dispatcher:
         self._tasks.append(asyncio.create_task(self._record_loop()))
 
     async def stop(self) -> None:
-        """Stop claiming, let sends under way finish, record their results."""
+        """Stop claiming, let sends under way finish, record their results. Idempotent."""
+        if not self._tasks:
+            return
         for task in self._tasks[:-1]:
             task.cancel()
         await asyncio.gather(*self._tasks[:-1], return_exceptions=True)
         unsent = [message_id for lane in self._lanes for message_id in lane.claimed]
+        for lane in self._lanes:
+            lane.claimed.clear()
         if unsent:  # claimed but never handed off: due again, nothing to ask the provider
             async with self._db.transaction() as conn:
                 await outbox.requeue(conn, unsent, to_millis(self._clock.now()))
@@ -138,6 +142,7 @@ class Dispatcher:
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
+        self._tasks = []
         await self._flush()
 
     def wake(self) -> None:
