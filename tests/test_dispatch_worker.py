@@ -362,3 +362,25 @@ async def test_claimed_callups_are_withdrawn_when_the_activation_is_stood_down(
         for r in await world.db.fetch_all("SELECT state, COUNT(*) FROM messages GROUP BY state")
     )
     assert counts == {"sent": sent, "cancelled": 10 - sent}
+
+
+async def test_stopping_twice_changes_nothing_and_a_restart_works(world: World) -> None:
+    await declare(world, [(f"P{i}", f"+4670{i:07d}", None) for i in range(5)])
+    first = Dispatcher(
+        world.db,
+        world.sms,
+        world.email,
+        world.clock,
+        sms_rate=1,
+        email_rate=1,
+        composer=EmailComposer(),
+    )
+    await first.start()
+    await world.sms.got_one.wait()  # one sent at once, one claimed and waiting for its slot
+    await first.stop()
+    await first.stop()  # the app's cleanup may stop it again: nothing is requeued twice
+    second = world.make()
+    await second.start()
+    await second.wait_idle()  # returns: the idle count was not skewed by the double stop
+    assert sorted(s.to for s in world.sms.sent) == sorted(f"+4670{i:07d}" for i in range(5))
+    assert set((await states(world)).values()) == {"sent"}
